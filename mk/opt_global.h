@@ -1,0 +1,1 @@
+/* Kernel options of a standalone module build: none (as kmod.mk makes it). */

@@ -1,0 +1,2 @@
+# make test: placeholder, filled in below.
+test: check

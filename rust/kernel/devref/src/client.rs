@@ -1,0 +1,126 @@
+//! Registration with devref and device creation.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::{c_void, CStr};
+use core::ptr;
+
+use devref_sys::kpi;
+
+use crate::error::{check, Error, Result};
+use crate::ops::Ops;
+use crate::Device;
+
+/// How devref protects a device's entry points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Eternal node, per-CPU gate: no lock or shared atomic per call.
+    Pcpu,
+    /// Ordinary cdev, devfs's si_threadcount (the baseline).
+    Counted,
+}
+
+/// Owner and permissions of a device node.
+#[derive(Clone, Copy, Debug)]
+pub struct Perms {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: i32,
+}
+
+impl Perms {
+    /// root:wheel 0600.
+    pub const ROOT_ONLY: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
+}
+
+/// A device created by this client: notify pollers, sleep on it.
+pub struct DeviceRef {
+    raw: *mut kpi::devref_dev,
+}
+
+// SAFETY: devref's device functions may be called from any thread.
+unsafe impl Send for DeviceRef {}
+// SAFETY: as above; DeviceRef has no interior state of its own.
+unsafe impl Sync for DeviceRef {}
+
+impl DeviceRef {
+    /// Tell devref that readiness changed: wakes poll/select/kqueue waiters.
+    pub fn notify(&self) {
+        // SAFETY: raw is a device of a registered client (see Client).
+        unsafe { kpi::devref_notify(self.raw) }
+    }
+}
+
+struct Created<D> {
+    raw: *mut kpi::devref_dev,
+    softc: *mut D,
+}
+
+/// A registered devref client whose devices are all of type `D`.
+pub struct Client<D: Device> {
+    raw: *mut kpi::devref_client,
+    devices: Vec<Created<D>>,
+}
+
+// SAFETY: the raw handles may be used from any thread.
+unsafe impl<D: Device> Send for Client<D> {}
+
+impl<D: Device> Client<D> {
+    /// Register with devref.
+    pub fn register() -> Result<Self> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: the ops table is a promoted constant ('static); raw is a
+        // valid out pointer.
+        check(unsafe { kpi::devref_client_register(&Ops::<D>::TABLE, &mut raw) })?;
+        Ok(Client { raw, devices: Vec::new() })
+    }
+
+    /// Create a device node /dev/`name` served by `dev`.
+    pub fn create(&mut self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<DeviceRef> {
+        let softc = Box::into_raw(Box::new(dev));
+        let mode = match mode {
+            Mode::Pcpu => kpi::DEVREF_MODE_PCPU,
+            Mode::Counted => kpi::DEVREF_MODE_COUNTED,
+        };
+        let mut raw = ptr::null_mut();
+        // SAFETY: self.raw is registered; name is NUL-terminated; softc
+        // stays alive until unregister succeeds.
+        let e = unsafe {
+            kpi::devref_dev_create(
+                self.raw,
+                name.as_ptr(),
+                mode as i32,
+                perms.uid,
+                perms.gid,
+                perms.mode,
+                softc.cast::<c_void>(),
+                &mut raw,
+            )
+        };
+        if let Err(err) = check(e) {
+            // SAFETY: devref refused the device and kept no reference.
+            drop(unsafe { Box::from_raw(softc) });
+            return Err(err);
+        }
+        self.devices.push(Created { raw, softc });
+        Ok(DeviceRef { raw })
+    }
+
+    /// Destroy every device and unregister.  On error the client stays
+    /// registered (give it back to the caller, whose MOD_UNLOAD must then
+    /// answer EBUSY); on success no op runs any more.
+    pub fn unregister(self, timeout_ms: i32) -> core::result::Result<(), (Self, Error)> {
+        // SAFETY: self.raw is registered.
+        let e = unsafe { kpi::devref_client_unregister(self.raw, timeout_ms) };
+        if let Err(err) = check(e) {
+            return Err((self, err));
+        }
+        for d in &self.devices {
+            let _ = d.raw;
+            // SAFETY: devref guarantees no op runs after a successful
+            // unregister, so nothing references the softc any more.
+            drop(unsafe { Box::from_raw(d.softc) });
+        }
+        Ok(())
+    }
+}

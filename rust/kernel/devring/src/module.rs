@@ -1,0 +1,66 @@
+//! Module events: register with devref, create the devices, and on unload
+//! give devref a bounded time to drain them.
+
+#![allow(unsafe_code)] // the one place devring touches raw module state
+
+use core::cell::UnsafeCell;
+
+use devref::{Client, Mode, Perms};
+
+use crate::ring::Ring;
+
+/// How long MOD_UNLOAD waits for calls running in devring's code.
+const UNLOAD_TIMEOUT_MS: i32 = 5000;
+
+/// The registered client.  Touched only from module events, which the
+/// kernel serialises (Giant is held across them).
+struct ModuleState(UnsafeCell<Option<Client<Ring>>>);
+
+// SAFETY: module events are serialised by the kernel (see above).
+unsafe impl Sync for ModuleState {}
+
+static STATE: ModuleState = ModuleState(UnsafeCell::new(None));
+
+fn state() -> &'static mut Option<Client<Ring>> {
+    // SAFETY: only module events call this, one at a time (Giant).
+    unsafe { &mut *STATE.0.get() }
+}
+
+#[no_mangle]
+pub extern "C" fn devring_rs_load() -> i32 {
+    let mut client = match Client::<Ring>::register() {
+        Ok(c) => c,
+        Err(e) => return e.to_errno(),
+    };
+    let perms = Perms { uid: 0, gid: 0, mode: 0o666 };
+    let made = client
+        .create(c"devring", Mode::Pcpu, perms, Ring::new(0))
+        .and_then(|_| client.create(c"devring_counted", Mode::Counted, perms, Ring::new(1)));
+    if let Err(e) = made {
+        // A failed MOD_LOAD is followed by MOD_UNLOAD: leave nothing behind.
+        return match client.unregister(UNLOAD_TIMEOUT_MS) {
+            Ok(()) => e.to_errno(),
+            Err((c, _)) => {
+                *state() = Some(c);
+                e.to_errno()
+            }
+        };
+    }
+    *state() = Some(client);
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn devring_rs_unload() -> i32 {
+    let Some(client) = state().take() else {
+        return 0;
+    };
+    match client.unregister(UNLOAD_TIMEOUT_MS) {
+        Ok(()) => 0,
+        Err((c, _)) => {
+            // devref said why on the console; our text must stay.
+            *state() = Some(c);
+            16 // EBUSY
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The ring device itself: safe Rust on top of the `devref` API.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use devref::{ioc, poll, Device, Error, IoctlArg, Result, IOC_INOUT, IOC_OUT};
+
+/// Slots in each open file's ring (a power of two).
+pub const DEVRING_SLOTS: u32 = 1024;
+
+devref::ioctl_struct! {
+    /// `struct devring_sync` (shim/devring_ioctl.h).
+    pub struct RingSync {
+        /// In: the first slot userland has not filled.
+        pub head: u32,
+        /// Out: the first slot the driver has not consumed.
+        pub tail: u32,
+    }
+}
+
+devref::ioctl_struct! {
+    /// `struct devring_info` (shim/devring_ioctl.h).
+    pub struct RingInfo {
+        pub version: u32,
+        pub slots: u32,
+        pub mode: u32,
+        pub pad: u32,
+        pub syncs: u64,
+    }
+}
+
+/// _IOWR('R', 1, struct devring_sync)
+pub const DEVRING_IOC_SYNC: u64 = ioc(IOC_INOUT, b'R', 1, core::mem::size_of::<RingSync>());
+/// _IOR('R', 0, struct devring_info)
+pub const DEVRING_IOC_INFO: u64 = ioc(IOC_OUT, b'R', 0, core::mem::size_of::<RingInfo>());
+
+/// One devring device.
+pub struct Ring {
+    mode: u32,
+    syncs: AtomicU64,
+}
+
+impl Ring {
+    pub fn new(mode: u32) -> Self {
+        Ring { mode, syncs: AtomicU64::new(0) }
+    }
+}
+
+/// One open file's ring.
+pub struct OpenRing {
+    tail: AtomicU32,
+}
+
+impl Device for Ring {
+    const NAME: &'static core::ffi::CStr = c"devring";
+    type Open = OpenRing;
+
+    fn open(&self, _oflags: i32) -> Result<OpenRing> {
+        Ok(OpenRing { tail: AtomicU32::new(0) })
+    }
+
+    fn ioctl(&self, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
+        match arg.cmd() {
+            DEVRING_IOC_SYNC => {
+                let mut s: RingSync = arg.read()?;
+                if s.head >= DEVRING_SLOTS {
+                    return Err(Error::Invalid);
+                }
+                // "Transmit" everything up to head: the ring is drained.
+                open.tail.store(s.head, Ordering::Relaxed);
+                s.tail = s.head;
+                self.syncs.fetch_add(1, Ordering::Relaxed);
+                arg.write(&s)
+            }
+            DEVRING_IOC_INFO => arg.write(&RingInfo {
+                version: 1,
+                slots: DEVRING_SLOTS,
+                mode: self.mode,
+                pad: 0,
+                syncs: self.syncs.load(Ordering::Relaxed),
+            }),
+            _ => Err(Error::NotTty),
+        }
+    }
+
+    fn poll(&self, _open: &OpenRing, events: i32) -> i32 {
+        // Transmission is immediate: there is always room to write.
+        events & (poll::POLLOUT | poll::POLLWRNORM)
+    }
+}

@@ -1,0 +1,148 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * devref's resident cdevsw.  Every device devref creates, for any client,
+ * uses this table: its entry points live in devref.ko, which never unloads
+ * while such a node exists, so devfs can always call them.  Each one only
+ * fetches the file's cdevpriv and hands over to the Rust dispatch, which
+ * enters the device's gate before calling the client.
+ */
+
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/conf.h>
+#include <sys/kernel.h>
+#include <sys/malloc.h>
+#include <sys/proc.h>
+#include <sys/uio.h>
+
+#include "devref_shim.h"
+
+static d_open_t		devref_cdev_open;
+static d_close_t	devref_cdev_close;
+static d_read_t		devref_cdev_read;
+static d_write_t	devref_cdev_write;
+static d_ioctl_t	devref_cdev_ioctl;
+static d_poll_t		devref_cdev_poll;
+
+static struct cdevsw devref_cdevsw = {
+	.d_version =	D_VERSION,
+	.d_flags =	D_TRACKCLOSE,
+	.d_name =	"devref",
+	.d_open =	devref_cdev_open,
+	.d_close =	devref_cdev_close,
+	.d_read =	devref_cdev_read,
+	.d_write =	devref_cdev_write,
+	.d_ioctl =	devref_cdev_ioctl,
+	.d_poll =	devref_cdev_poll,
+};
+
+static void *
+devref_cdev_handle(void)
+{
+	void *handle;
+
+	if (devfs_get_cdevpriv(&handle) != 0)
+		return (NULL);
+	return (handle);
+}
+
+static int
+devref_cdev_open(struct cdev *cdev, int oflags, int devtype __unused,
+    struct thread *td)
+{
+
+	return (devref_rs_open(cdev->si_drv1, oflags, td));
+}
+
+/*
+ * Per-open state is released by the cdevpriv destructor, which devfs runs
+ * once per file; close has nothing of its own to do.
+ */
+static int
+devref_cdev_close(struct cdev *cdev __unused, int fflag __unused,
+    int devtype __unused, struct thread *td __unused)
+{
+
+	return (0);
+}
+
+static int
+devref_cdev_read(struct cdev *cdev, struct uio *uio, int ioflag)
+{
+
+	return (devref_rs_read(cdev->si_drv1, devref_cdev_handle(), uio,
+	    ioflag));
+}
+
+static int
+devref_cdev_write(struct cdev *cdev, struct uio *uio, int ioflag)
+{
+
+	return (devref_rs_write(cdev->si_drv1, devref_cdev_handle(), uio,
+	    ioflag));
+}
+
+static int
+devref_cdev_ioctl(struct cdev *cdev, u_long cmd, caddr_t data, int fflag,
+    struct thread *td)
+{
+
+	return (devref_rs_ioctl(cdev->si_drv1, devref_cdev_handle(), cmd,
+	    data, fflag, td));
+}
+
+static int
+devref_cdev_poll(struct cdev *cdev, int events, struct thread *td)
+{
+
+	return (devref_rs_poll(cdev->si_drv1, devref_cdev_handle(), events,
+	    td));
+}
+
+static void
+devref_cdev_dtor(void *handle)
+{
+
+	devref_rs_handle_dtor(handle);
+}
+
+int
+devref_shim_set_cdevpriv(void *handle)
+{
+
+	return (devfs_set_cdevpriv(handle, devref_cdev_dtor));
+}
+
+int
+devref_shim_make_dev(const char *name, int mode, unsigned int uid,
+    unsigned int gid, int perms, void *drv1, struct cdev **cdevp)
+{
+	struct make_dev_args args;
+
+	make_dev_args_init(&args);
+	args.mda_flags = MAKEDEV_CHECKNAME | MAKEDEV_WAITOK;
+	if (mode == DEVREF_MODE_PCPU)
+		args.mda_flags |= MAKEDEV_ETERNAL;
+	args.mda_devsw = &devref_cdevsw;
+	args.mda_uid = uid;
+	args.mda_gid = gid;
+	args.mda_mode = perms;
+	args.mda_si_drv1 = drv1;
+	return (make_dev_s(&args, cdevp, "%s", name));
+}
+
+void
+devref_shim_destroy_dev(struct cdev *cdev)
+{
+
+	destroy_dev(cdev);
+}
+
+/* Called once devref has no counted device left, before it unloads. */
+void
+devref_shim_cdevsw_drain(void)
+{
+
+	destroy_dev_drain(&devref_cdevsw);
+}

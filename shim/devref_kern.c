@@ -1,0 +1,205 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Kernel services for devref's Rust code: thin wrappers for KPI macros and
+ * inlines (mtx(9), msleep(9), zpcpu, critical sections, the rendezvous
+ * barrier).  No logic lives here; see rust/kernel/devref-kmod/src/platform.rs
+ * for how the gate uses them.
+ */
+
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/kernel.h>
+#include <sys/lock.h>
+#include <sys/malloc.h>
+#include <sys/mutex.h>
+#include <sys/pcpu.h>
+#include <sys/proc.h>
+#include <sys/smp.h>
+#include <sys/time.h>
+#include <vm/uma.h>
+
+#include "devref_shim.h"
+
+MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
+
+struct devref_lock {
+	struct mtx	dl_mtx;
+};
+
+struct devref_barrier {
+	void		*db_base;
+	int		(*db_check)(void *);
+	struct smp_rendezvous_cpus_retry_arg db_srcra;
+};
+
+void *
+devref_shim_alloc(unsigned long size, unsigned long align)
+{
+
+	/* malloc(9) returns memory aligned to its size class, at most a page. */
+	if (align > PAGE_SIZE)
+		return (NULL);
+	return (malloc(roundup2(MAX(size, 1), align), M_DEVREF,
+	    M_WAITOK | M_ZERO));
+}
+
+void
+devref_shim_free(void *p)
+{
+
+	free(p, M_DEVREF);
+}
+
+void
+devref_shim_log(const char *msg, unsigned long len)
+{
+
+	printf("%.*s\n", (int)MIN(len, 1024), msg);
+}
+
+void *
+devref_shim_pcpu_alloc(void)
+{
+
+	return (uma_zalloc_pcpu(pcpu_zone_64, M_WAITOK | M_ZERO));
+}
+
+void
+devref_shim_pcpu_free(void *base)
+{
+
+	uma_zfree_pcpu(pcpu_zone_64, base);
+}
+
+void *
+devref_shim_pcpu_enter(void *base)
+{
+
+	critical_enter();
+	return (zpcpu_get(base));
+}
+
+void
+devref_shim_pcpu_exit(void)
+{
+
+	critical_exit();
+}
+
+unsigned int
+devref_shim_cpu_count(void)
+{
+
+	return (mp_maxid + 1);
+}
+
+void *
+devref_shim_pcpu_slot(void *base, unsigned int cpu)
+{
+
+	if (cpu > mp_maxid)
+		return (NULL);
+	return (zpcpu_get_cpu(base, cpu));
+}
+
+/*
+ * Runs on each CPU in the rendezvous IPI.  It checks this CPU's own slot:
+ * the IPI serialises with everything the CPU did before it, so a clear flag
+ * seen here means any later entry on this CPU will see the closing flag.
+ */
+static void
+devref_barrier_action(void *arg)
+{
+	struct devref_barrier *db;
+
+	db = __containerof(arg, struct devref_barrier, db_srcra);
+	if (db->db_check(zpcpu_get(db->db_base)) == 0)
+		smp_rendezvous_cpus_done(arg);
+}
+
+static void
+devref_barrier_wait(void *arg, int cpu)
+{
+	struct devref_barrier *db;
+
+	db = __containerof(arg, struct devref_barrier, db_srcra);
+	while (db->db_check(zpcpu_get_cpu(db->db_base, cpu)) != 0)
+		cpu_spinwait();
+}
+
+void
+devref_shim_barrier(void *base, int (*check)(void *slot))
+{
+	struct devref_barrier db;
+
+	db.db_base = base;
+	db.db_check = check;
+	smp_rendezvous_cpus_retry(all_cpus, smp_no_rendezvous_barrier,
+	    devref_barrier_action, smp_no_rendezvous_barrier,
+	    devref_barrier_wait, &db.db_srcra);
+}
+
+struct devref_lock *
+devref_shim_lock_new(const char *name)
+{
+	struct devref_lock *l;
+
+	l = malloc(sizeof(*l), M_DEVREF, M_WAITOK | M_ZERO);
+	mtx_init(&l->dl_mtx, name, NULL, MTX_DEF);
+	return (l);
+}
+
+void
+devref_shim_lock_free(struct devref_lock *l)
+{
+
+	mtx_destroy(&l->dl_mtx);
+	free(l, M_DEVREF);
+}
+
+void
+devref_shim_lock(struct devref_lock *l)
+{
+
+	mtx_lock(&l->dl_mtx);
+}
+
+void
+devref_shim_unlock(struct devref_lock *l)
+{
+
+	mtx_unlock(&l->dl_mtx);
+}
+
+int
+devref_shim_sleep(struct devref_lock *l, const void *chan,
+    unsigned long timeout_ns)
+{
+	sbintime_t sbt;
+	int error;
+
+	/* 0 means "no timeout" to msleep_sbt(9), as to us. */
+	sbt = timeout_ns == 0 ? 0 :
+	    nstosbt((int64_t)MIN(timeout_ns, (unsigned long)INT64_MAX / 2));
+	if (timeout_ns != 0 && sbt == 0)
+		sbt = 1;
+	error = msleep_sbt(chan, &l->dl_mtx, PCATCH, "devref", sbt, 0, 0);
+	if (error == ERESTART)
+		error = EINTR;
+	return (error);
+}
+
+void
+devref_shim_wakeup(const void *chan)
+{
+
+	wakeup(chan);
+}
+
+unsigned long
+devref_shim_uptime_ns(void)
+{
+
+	return ((unsigned long)sbttons(sbinuptime()));
+}

@@ -1,0 +1,85 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * devref client KPI, version 1.
+ *
+ * devref.ko owns character devices on behalf of client modules.  A client
+ * registers an ops table, creates devices, and may be kldunloaded at any
+ * time: devref drains the calls running in the client's code, wakes the
+ * client's sleepers through the purge hook, and from then on answers the
+ * device's entry points itself (ioctl ENXIO, read/write EIO, poll POLLHUP).
+ *
+ * Rules for clients:
+ *  - Every op runs with the device's gate held by devref: the client's text
+ *    cannot go away under it.  An op must not call devref_dev_destroy() or
+ *    devref_client_unregister() on its own device inline (devref defers it).
+ *  - An op that blocks sleeps with devref_sleep(), which returns ENXIO as
+ *    soon as the device starts to close.  Any other sleep must be woken by
+ *    the client's purge hook.
+ *  - dro_close releases the per-open state; it is called exactly once per
+ *    successful dro_open, from close(2) or from destroy, never both.
+ *  - Only when devref_client_unregister() returned 0 may the client's text
+ *    be freed: on any other answer the client's MOD_UNLOAD must fail (EBUSY).
+ *
+ * This header is the single source of the C/Rust boundary: bindgen turns it
+ * into the Rust binding and static assertions on both sides pin the layouts.
+ */
+
+#ifndef _DEVREF_KPI_H_
+#define	_DEVREF_KPI_H_
+
+#define	DEVREF_KPI_VERSION	1
+
+/* Device modes. */
+#define	DEVREF_MODE_PCPU	0	/* eternal node, per-CPU gate (default) */
+#define	DEVREF_MODE_COUNTED	1	/* ordinary cdev, devfs si_threadcount */
+
+#define	DEVREF_NAMELEN		64	/* longest device name, with the NUL */
+
+struct devref_client;			/* opaque, owned by devref */
+struct devref_dev;			/* opaque, owned by devref */
+struct thread;
+struct uio;
+
+/*
+ * A client's operations.  Every pointer may be NULL: devref then answers as
+ * devfs would for a missing method (open/close succeed, read/write ENODEV,
+ * ioctl ENOTTY, poll "always ready" for the requested events).
+ * softc is the pointer given to devref_dev_create(); priv is what dro_open
+ * stored for this open file.
+ */
+struct devref_ops {
+	unsigned int	dro_version;	/* DEVREF_KPI_VERSION */
+	unsigned int	dro_size;	/* sizeof(struct devref_ops) */
+	const char	*dro_name;	/* client name, for messages */
+	int		(*dro_open)(void *softc, int oflags,
+			    struct thread *td, void **privp);
+	void		(*dro_close)(void *softc, void *priv);
+	int		(*dro_read)(void *softc, void *priv, struct uio *uio,
+			    int ioflag);
+	int		(*dro_write)(void *softc, void *priv, struct uio *uio,
+			    int ioflag);
+	int		(*dro_ioctl)(void *softc, void *priv, unsigned long cmd,
+			    char *data, int fflag, struct thread *td);
+	int		(*dro_poll)(void *softc, void *priv, int events);
+	void		(*dro_purge)(void *softc);
+};
+
+int	devref_client_register(const struct devref_ops *ops,
+	    struct devref_client **clientp);
+int	devref_client_unregister(struct devref_client *client, int timeout_ms);
+
+int	devref_dev_create(struct devref_client *client, const char *name,
+	    int mode, unsigned int uid, unsigned int gid, int perms,
+	    void *softc, struct devref_dev **devp);
+int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
+
+/* malloc(9) for clients without C of their own; sleeps, never fails. */
+void	*devref_malloc(unsigned long size, unsigned long align);
+void	devref_free(void *p);
+
+int	devref_sleep(struct devref_dev *dev, void *chan, int timeout_ms);
+void	devref_wakeup(struct devref_dev *dev, void *chan);
+void	devref_notify(struct devref_dev *dev);
+
+#endif /* !_DEVREF_KPI_H_ */

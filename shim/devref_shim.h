@@ -1,0 +1,75 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The boundary between devref's C shim and its Rust glue, inside devref.ko.
+ * Not a KPI: nothing here is exported to other modules.
+ *
+ * The shim holds no logic.  It exists because the kernel's interfaces are
+ * macros, inlines and structures whose layout changes between releases;
+ * Rust sees only opaque pointers and plain integers, so the same Rust
+ * archive links against FreeBSD 14 and 15.
+ */
+
+#ifndef _DEVREF_SHIM_H_
+#define	_DEVREF_SHIM_H_
+
+#include "devref_kpi.h"
+
+struct cdev;
+struct devref_lock;
+struct devref_sel;
+
+/* Memory (malloc(9), M_DEVREF; always M_WAITOK | M_ZERO). */
+void	*devref_shim_alloc(unsigned long size, unsigned long align);
+void	 devref_shim_free(void *p);
+
+/* Console. */
+void	 devref_shim_log(const char *msg, unsigned long len);
+
+/* Per-CPU storage (zpcpu) and the no-migration section. */
+void	*devref_shim_pcpu_alloc(void);		/* one 64-byte slot per CPU */
+void	 devref_shim_pcpu_free(void *base);
+void	*devref_shim_pcpu_enter(void *base);	/* critical_enter + this CPU */
+void	 devref_shim_pcpu_exit(void);		/* critical_exit */
+unsigned int devref_shim_cpu_count(void);	/* mp_maxid + 1 */
+void	*devref_shim_pcpu_slot(void *base, unsigned int cpu);
+/*
+ * Run check(arg, slot-of-that-cpu) on every CPU, in an IPI, until it has
+ * returned 0 on each (smp_rendezvous_cpus_retry).
+ */
+void	 devref_shim_barrier(void *base, int (*check)(void *slot));
+
+/* Sleep mutex with a wait channel (mtx(9), msleep(9), wakeup(9)). */
+struct devref_lock *devref_shim_lock_new(const char *name);
+void	 devref_shim_lock_free(struct devref_lock *l);
+void	 devref_shim_lock(struct devref_lock *l);
+void	 devref_shim_unlock(struct devref_lock *l);
+/* msleep(chan, l, PCATCH, wmesg, ticks(timeout_ns)); 0, EWOULDBLOCK, EINTR */
+int	 devref_shim_sleep(struct devref_lock *l, const void *chan,
+	    unsigned long timeout_ns);
+void	 devref_shim_wakeup(const void *chan);
+unsigned long devref_shim_uptime_ns(void);
+
+/* Device nodes. */
+int	 devref_shim_make_dev(const char *name, int mode, unsigned int uid,
+	    unsigned int gid, int perms, void *drv1, struct cdev **cdevp);
+void	 devref_shim_destroy_dev(struct cdev *cdev);
+void	 devref_shim_cdevsw_drain(void);
+int	 devref_shim_set_cdevpriv(void *priv);
+
+/* Entry points: the shim's cdevsw calls these with si_drv1 and the
+ * cdevpriv of the file (NULL when none was set). */
+int	 devref_rs_open(void *node, int oflags, struct thread *td);
+int	 devref_rs_read(void *node, void *handle, struct uio *uio, int ioflag);
+int	 devref_rs_write(void *node, void *handle, struct uio *uio, int ioflag);
+int	 devref_rs_ioctl(void *node, void *handle, unsigned long cmd,
+	    char *data, int fflag, struct thread *td);
+int	 devref_rs_poll(void *node, void *handle, int events,
+	    struct thread *td);
+void	 devref_rs_handle_dtor(void *handle);
+
+/* Module events, called with Giant held. */
+int	 devref_rs_load(void);
+int	 devref_rs_unload(void);
+
+#endif /* !_DEVREF_SHIM_H_ */
