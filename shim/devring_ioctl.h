@@ -36,5 +36,11 @@ struct devring_info {
 
 #define	DEVRING_IOC_INFO	_IOR('R', 0, struct devring_info)
 #define	DEVRING_IOC_SYNC	_IOWR('R', 1, struct devring_sync)
+/*
+ * Sleep inside the driver for the given number of milliseconds (through
+ * devref_sleep(9)): returns 0 after the time, EINTR on a signal, ENXIO as
+ * soon as the device is being destroyed.  For tests of destroy and unload.
+ */
+#define	DEVRING_IOC_SLEEP	_IOW('R', 2, uint32_t)
 
 #endif /* !_DEVRING_IOCTL_H_ */
