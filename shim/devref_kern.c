@@ -21,7 +21,7 @@
 
 #include "devref_shim.h"
 
-MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
+static MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
 
 struct devref_lock {
 	struct mtx	dl_mtx;

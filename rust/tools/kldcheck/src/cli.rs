@@ -1,0 +1,123 @@
+//! Command-line arguments.  Hand-parsed: eight options do not justify a
+//! dependency tree on a 2-core build machine.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: kldcheck [--kpi-decls FILE] [--exports FILE] [--dep OTHER.ko]... [--kernel-release N]
+                [--expect-module NAME]... [--expect-depend NAME]... MODULE.ko...
+
+Checks FreeBSD amd64 kernel modules for what makes kldload fail or the
+kernel misbehave: file type, linker sets, relocation types, FPU/SIMD
+instructions, unresolvable or debug-only symbols, unintended exports and
+inconsistent module metadata.  Exit status 0 only when nothing fails.
+
+  --kpi-decls FILE      preprocessed FreeBSD headers (clang -E output); their
+                        declared functions and extern variables may be used
+  --exports FILE        intended exports, one symbol per line, # comments
+                        (without it the module must export nothing)
+  --dep OTHER.ko        module this one depends on; its global symbols may be used
+  --kernel-release N    __FreeBSD_version the module must load on (e.g. 1500068)
+  --expect-module NAME  an MDT_MODULE record NAME must exist
+  --expect-depend NAME  an MDT_DEPEND record on NAME must exist";
+
+#[derive(Debug, Default)]
+pub struct Options {
+    pub kpi_decls: Option<PathBuf>,
+    pub exports: Option<PathBuf>,
+    pub deps: Vec<PathBuf>,
+    pub kernel_release: Option<i32>,
+    pub expect_modules: Vec<String>,
+    pub expect_depends: Vec<String>,
+    pub modules: Vec<PathBuf>,
+}
+
+pub enum Parsed {
+    Run(Options),
+    Help,
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut options = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Parsed::Help);
+        }
+        if arg == "--" {
+            options.modules.extend(args.by_ref().map(PathBuf::from));
+            break;
+        }
+        if !arg.starts_with("--") {
+            options.modules.push(PathBuf::from(arg));
+            continue;
+        }
+        // Accept both `--opt value` and `--opt=value`.
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--kpi-decls" => options.kpi_decls = Some(value()?.into()),
+            "--exports" => options.exports = Some(value()?.into()),
+            "--dep" => options.deps.push(value()?.into()),
+            "--kernel-release" => {
+                let text = value()?;
+                let release = text
+                    .parse()
+                    .map_err(|_| format!("--kernel-release: `{text}` is not a number"))?;
+                options.kernel_release = Some(release);
+            }
+            "--expect-module" => options.expect_modules.push(value()?),
+            "--expect-depend" => options.expect_depends.push(value()?),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if options.modules.is_empty() {
+        return Err("no MODULE.ko given".to_owned());
+    }
+    Ok(Parsed::Run(options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Options {
+        match parse(args.iter().map(|s| s.to_string())) {
+            Ok(Parsed::Run(options)) => options,
+            Ok(Parsed::Help) => panic!("unexpected help"),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn repeatable_and_inline_values() {
+        let options = run(&[
+            "--dep",
+            "a.ko",
+            "--dep=b.ko",
+            "--kernel-release",
+            "1500068",
+            "--expect-module=devref",
+            "m.ko",
+        ]);
+        assert_eq!(options.deps, [PathBuf::from("a.ko"), PathBuf::from("b.ko")]);
+        assert_eq!(options.kernel_release, Some(1500068));
+        assert_eq!(options.expect_modules, ["devref"]);
+        assert_eq!(options.modules, [PathBuf::from("m.ko")]);
+    }
+
+    #[test]
+    fn rejects_missing_module_and_bad_numbers() {
+        assert!(parse(["--exports".to_string(), "x".to_string()]).is_err());
+        assert!(parse(["--kernel-release=15.0".to_string(), "m.ko".to_string()]).is_err());
+        assert!(parse(["--bogus".to_string(), "m.ko".to_string()]).is_err());
+    }
+}
