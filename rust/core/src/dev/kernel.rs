@@ -1,0 +1,75 @@
+//! What the device layer needs beyond the gate's [`Platform`]: device
+//! nodes, poll/kqueue notification, deferred work, and the client's ops.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use super::errno::Errno;
+use super::name::DevName;
+use super::node::{Mode, Perms};
+use crate::platform::Platform;
+
+/// Kernel services of the device layer.
+///
+/// `Platform` is the gate's half; this is the devfs half: on FreeBSD it is
+/// make_dev_s/destroy_dev, selinfo + knlist, a taskqueue and the console.
+pub trait Kernel: Platform + Clone {
+    /// The kernel's node (a `struct cdev *`).
+    type Cdev: Send + Sync;
+    /// A device's poll/kqueue waiters (selinfo + knlist).
+    type Events: Send + Sync;
+    /// Proof that a call is inside a node, kept in the dispatch's frame
+    /// while the client runs (see [`Kernel::in_call`]).
+    type CallMark;
+
+    /// Create the node `/dev/<name>`; `cookie` is handed back to every entry
+    /// point (si_drv1, set before the node is published).  `Mode::Pcpu`
+    /// makes it eternal.
+    fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize)
+        -> Result<Self::Cdev, Errno>;
+
+    /// Destroy a `Mode::Counted` node (destroy_dev: it waits for devfs's own
+    /// thread count and runs the remaining cdevpriv destructors).  Never
+    /// called for an eternal node.
+    fn destroy_node(&self, cdev: Self::Cdev);
+
+    /// Fresh waiter lists for an incarnation.  `None` when memory is short.
+    fn events_new(&self) -> Option<Self::Events>;
+    /// Wake pollers and kqueue filters (selwakeup + KNOTE).
+    fn events_wake(&self, ev: &Self::Events);
+    /// The incarnation is over: wake and detach every waiter for good
+    /// (seldrain + knlist_clear).  The lists are not used again.
+    fn events_drain(&self, ev: Self::Events);
+
+    /// Run `job` later on a kernel thread (taskqueue), for work that must
+    /// not wait in the current context.
+    fn defer(&self, job: Box<dyn FnOnce() + Send>);
+
+    /// Mark the current thread as inside a call of node `node`.
+    fn mark_call(&self, node: usize) -> Self::CallMark;
+    /// The call marked by `m` is over.
+    fn unmark_call(&self, m: Self::CallMark);
+    /// Is the current thread inside a call of `node` (a call of its own
+    /// device: waiting for the drain would wait for itself)?  May answer
+    /// true wrongly (the caller then defers needlessly), never false wrongly.
+    fn in_call(&self, node: usize) -> bool;
+
+    /// A console line.
+    fn log(&self, args: fmt::Arguments<'_>);
+}
+
+/// A client's operations, as the device layer calls them.  `softc` and
+/// `priv_` are opaque to devref.  read/write/ioctl/poll are not here: the
+/// kernel glue calls them with their kernel arguments through [`Call`].
+///
+/// [`Call`]: super::node::Call
+pub trait ClientOps: Send + Sync + 'static {
+    /// The client's name, for messages.
+    fn name(&self) -> &str;
+    /// open(2): per-open state, or an errno.
+    fn open(&self, softc: usize, oflags: i32, td: usize) -> Result<usize, Errno>;
+    /// Release what `open` returned; exactly once per successful open.
+    fn close(&self, softc: usize, priv_: usize);
+    /// Wake the client's own sleepers: the device is being destroyed.
+    fn purge(&self, softc: usize);
+}

@@ -1,0 +1,519 @@
+//! A device node: its gate, its current incarnation, its open files, its
+//! sleepers.  See the module doc of `dev` for the life cycle.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+use super::errno::*;
+use super::handle::{Handle, HandleList};
+use super::kernel::{ClientOps, Kernel};
+use super::name::DevName;
+use super::registry::ClientRec;
+use crate::gate::{DrainError, Gate, GateGuard};
+use crate::platform::WaitOutcome;
+
+/// How a node is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Eternal cdev, every entry through the per-CPU gate.
+    Pcpu,
+    /// Ordinary cdev (devfs's si_threadcount), plus the gate so that
+    /// destroy is bounded.
+    Counted,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Pcpu => "pcpu",
+            Mode::Counted => "counted",
+        }
+    }
+}
+
+/// Owner and permission bits of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perms {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Life {
+    Alive,
+    Closing,
+    Dead,
+}
+
+pub(crate) struct NodeState<K: Kernel, C: ClientOps> {
+    pub life: Life,
+    /// The client of the current incarnation (None once Dead).
+    pub client: Option<Arc<ClientRec<C>>>,
+    pub handles: HandleList<Handle<Node<K, C>>>,
+    pub events: Option<K::Events>,
+    pub cdev: Option<K::Cdev>,
+    /// A destroy is tearing the incarnation down.
+    pub tearing_down: bool,
+    pub close_ns: u64,
+    pub drains: u64,
+    pub failed_drains: u64,
+    pub last_drain_ns: u64,
+}
+
+// SAFETY: the raw handle pointers are only followed under the node's lock.
+unsafe impl<K: Kernel, C: ClientOps> Send for NodeState<K, C> {}
+
+pub(crate) struct SleepState {
+    pub closing: bool,
+    pub ticket: u64,
+}
+
+/// A device node.
+pub struct Node<K: Kernel, C: ClientOps> {
+    pub(crate) k: K,
+    name: DevName,
+    mode: Mode,
+    perms: Perms,
+    pub(crate) gate: Gate<K>,
+    // The incarnation data: written only while the gate is drained, read
+    // only inside the gate (module doc of `dev`).
+    incarnation: AtomicU64,
+    client_rec: AtomicPtr<ClientRec<C>>,
+    softc: AtomicUsize,
+    pub(crate) st: K::Lock<NodeState<K, C>>,
+    sleep: K::Lock<SleepState>,
+}
+
+/// A snapshot of a node's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub calls: u64,
+    pub inside: usize,
+    pub drains: u64,
+    pub failed_drains: u64,
+    pub last_drain_ns: u64,
+    pub incarnation: u64,
+    pub open_files: usize,
+    pub alive: bool,
+}
+
+/// A call inside a node: the gate is held until it is dropped, so the
+/// client (its text and its softc) stays valid for its whole life.
+pub struct Call<'a, K: Kernel, C: ClientOps> {
+    _guard: GateGuard<'a, K>,
+    mark: Option<K::CallMark>,
+    k: &'a K,
+    pub ops: &'a C,
+    pub softc: usize,
+    pub priv_: usize,
+}
+
+impl<K: Kernel, C: ClientOps> Drop for Call<'_, K, C> {
+    fn drop(&mut self) {
+        if let Some(m) = self.mark.take() {
+            self.k.unmark_call(m);
+        }
+    }
+}
+
+impl<K: Kernel, C: ClientOps> Node<K, C> {
+    pub(crate) fn new(k: K, name: DevName, mode: Mode, perms: Perms) -> Option<Self> {
+        let gate = Gate::new(k.clone())?;
+        let st = k.lock_new(
+            "devref node",
+            NodeState {
+                life: Life::Dead,
+                client: None,
+                handles: HandleList::new(),
+                events: None,
+                cdev: None,
+                tearing_down: false,
+                close_ns: 0,
+                drains: 0,
+                failed_drains: 0,
+                last_drain_ns: 0,
+            },
+        )?;
+        let sleep = k.lock_new("devref sleep", SleepState { closing: true, ticket: 0 })?;
+        // A new node starts Dead with its gate drained: attach() brings it
+        // to life exactly as it revives a tombstone.
+        gate.close();
+        gate.close_and_drain(Some(0)).ok()?;
+        Some(Node {
+            k,
+            name,
+            mode,
+            perms,
+            gate,
+            incarnation: AtomicU64::new(0),
+            client_rec: AtomicPtr::new(ptr::null_mut()),
+            softc: AtomicUsize::new(0),
+            st,
+            sleep,
+        })
+    }
+
+    pub fn name(&self) -> &DevName {
+        &self.name
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn perms(&self) -> Perms {
+        self.perms
+    }
+
+    /// The cookie devfs hands back to the entry points (si_drv1).
+    pub fn cookie(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Start a new incarnation served by `client`.  The node must be Dead
+    /// (a fresh node or a tombstone) and its gate drained.
+    pub(crate) fn attach(&self, client: &Arc<ClientRec<C>>, softc: usize, events: K::Events)
+        -> Result<u64, Errno> {
+        let k = &self.k;
+        k.with_lock(&self.st, |st| {
+            if st.life != Life::Dead || st.tearing_down {
+                return Err(EEXIST);
+            }
+            // The gate is drained: nobody is inside and nobody can enter
+            // until reopen, so the incarnation data may change.
+            let inc = self.incarnation.load(Ordering::Relaxed).wrapping_add(1);
+            self.incarnation.store(inc, Ordering::Relaxed);
+            self.client_rec.store(Arc::as_ptr(client).cast_mut(), Ordering::Relaxed);
+            self.softc.store(softc, Ordering::Relaxed);
+            st.client = Some(client.clone());
+            st.events = Some(events);
+            k.with_lock(&self.sleep, |s| s.closing = false);
+            // Release: an entry that sees the gate open sees the above.
+            self.gate.reopen().map_err(|_| EBUSY)?;
+            st.life = Life::Alive;
+            Ok(inc)
+        })
+    }
+
+    pub(crate) fn set_cdev(&self, cdev: K::Cdev) {
+        self.k.with_lock(&self.st, |st| st.cdev = Some(cdev));
+    }
+
+    pub(crate) fn take_cdev(&self) -> Option<K::Cdev> {
+        self.k.with_lock(&self.st, |st| st.cdev.take())
+    }
+
+    /// The client of the current incarnation, if alive or closing.
+    pub(crate) fn client(&self) -> Option<Arc<ClientRec<C>>> {
+        self.k.with_lock(&self.st, |st| st.client.clone())
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.k.with_lock(&self.st, |st| st.life == Life::Dead)
+    }
+
+    /// Enter for a call on an open file.  `None`: answer as a dead device
+    /// (the gate is closed, or the file belongs to an earlier incarnation,
+    /// or it has no devref handle).
+    ///
+    /// # Safety
+    /// `h` is null or a handle from [`Node::open`] (of any node) that has not
+    /// been released: the file it belongs to is the one being called.
+    pub unsafe fn call(&self, h: *const Handle<Self>) -> Option<Call<'_, K, C>> {
+        if h.is_null() {
+            return None;
+        }
+        let guard = self.gate.enter().ok()?;
+        // SAFETY: per the contract, the file holds the handle until its
+        // cdevpriv destructor, which cannot run during a call on that file.
+        let h = unsafe { &*h };
+        if !core::ptr::eq(h.node, self) || h.incarnation != self.incarnation.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.enter_call(guard, h.priv_))
+    }
+
+    fn enter_call<'a>(&'a self, guard: GateGuard<'a, K>, priv_: usize) -> Call<'a, K, C> {
+        let rec = self.client_rec.load(Ordering::Relaxed);
+        // SAFETY: inside the gate the incarnation's client is registered:
+        // its ClientRec (owned by the registry and by st.client) lives at
+        // least until this node drains.
+        let ops = unsafe { &(*rec).ops };
+        Call {
+            _guard: guard,
+            mark: Some(self.k.mark_call(self.cookie())),
+            k: &self.k,
+            ops,
+            softc: self.softc.load(Ordering::Relaxed),
+            priv_,
+        }
+    }
+
+    /// open(2).  On success the new handle has been given to `publish`
+    /// (which records it as the file's cdevpriv) while the call was still
+    /// inside the gate; if `publish` fails the open is undone.
+    pub fn open(
+        &self,
+        oflags: i32,
+        td: usize,
+        publish: impl FnOnce(*mut Handle<Self>) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let guard = self.gate.enter().map_err(|_| dead::OPEN)?;
+        let call = self.enter_call(guard, 0);
+        let priv_ = call.ops.open(call.softc, oflags, td)?;
+        let h = Box::into_raw(Box::new(Handle {
+            node: self as *const Self,
+            incarnation: self.incarnation.load(Ordering::Relaxed),
+            priv_,
+            link: core::cell::UnsafeCell::new(super::handle::Link::new()),
+        }));
+        // SAFETY: h is live and in no list; the lock is held.
+        self.k.with_lock(&self.st, |st| unsafe { st.handles.push(h) });
+        if let Err(e) = publish(h) {
+            // SAFETY: h is in the list (destroy cannot have taken it: we
+            // are inside the gate, so no drain completed).
+            self.k.with_lock(&self.st, |st| unsafe { st.handles.remove(h) });
+            call.ops.close(call.softc, priv_);
+            // SAFETY: nobody else knows h.
+            drop(unsafe { Box::from_raw(h) });
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The file's cdevpriv destructor: release the client's per-open state
+    /// unless destroy did or will, and free the handle when last.
+    ///
+    /// # Safety
+    /// `h` came from [`Node::open`] on this node and is released once.
+    pub unsafe fn release(&self, h: *mut Handle<Self>) {
+        enum Then {
+            Close,
+            Free,
+            Nothing,
+        }
+        let then = self.k.with_lock(&self.st, |st| {
+            // SAFETY: link fields are ours under the lock.
+            let l = unsafe { &mut *(*h).link.get() };
+            if l.attached {
+                // Enter without blocking: if the gate is open the client is
+                // alive and we release its state ourselves.
+                if self.gate.enter_raw().is_ok() {
+                    // SAFETY: h is in this list.
+                    unsafe { st.handles.remove(h) };
+                    Then::Close
+                } else {
+                    // Closing: destroy will release it, then free it.
+                    l.file_open = false;
+                    Then::Nothing
+                }
+            } else if l.releasing {
+                l.file_open = false;
+                Then::Nothing
+            } else {
+                Then::Free
+            }
+        });
+        match then {
+            Then::Close => {
+                // SAFETY: we entered the gate above; h is ours alone now.
+                let priv_ = unsafe { (*h).priv_ };
+                let rec = self.client_rec.load(Ordering::Relaxed);
+                let mark = self.k.mark_call(self.cookie());
+                // SAFETY: inside the gate (see enter_call).
+                unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
+                self.k.unmark_call(mark);
+                // SAFETY: pairs with the enter_raw above.
+                unsafe { self.gate.leave_raw() };
+                // SAFETY: detached and the file is done with it.
+                drop(unsafe { Box::from_raw(h) });
+            }
+            // SAFETY: detached, not being released, file done: ours.
+            Then::Free => drop(unsafe { Box::from_raw(h) }),
+            Then::Nothing => {}
+        }
+    }
+
+    /// [`Node::release`] for a handle whose node the caller does not know
+    /// (the cdevpriv destructor gets only the handle).
+    ///
+    /// # Safety
+    /// As for [`Node::release`].
+    pub unsafe fn release_handle(h: *mut Handle<Self>) {
+        // SAFETY: nodes outlive their handles (handle.rs).
+        let node = unsafe { &*(*h).node };
+        // SAFETY: per the contract.
+        unsafe { node.release(h) }
+    }
+
+    /// Close the gate and wake everything that waits inside the device:
+    /// devref's sleepers, the client's own (purge), pollers and kqueue.
+    pub(crate) fn begin_close(&self) {
+        let k = &self.k;
+        let now = k.now_ns();
+        let client = k.with_lock(&self.st, |st| {
+            if st.life == Life::Alive {
+                st.life = Life::Closing;
+                st.close_ns = now;
+            }
+            if let Some(ev) = st.events.as_ref() {
+                k.events_wake(ev);
+            }
+            st.client.clone()
+        });
+        k.with_lock(&self.sleep, |s| {
+            s.closing = true;
+            k.notify_all(&self.sleep);
+        });
+        self.gate.close();
+        if let Some(c) = client {
+            // The client is registered until its unregister succeeds, and
+            // that needs this node drained first: its text is there.
+            c.ops.purge(self.softc.load(Ordering::Relaxed));
+        }
+    }
+
+    /// Wait for the calls inside; on success tear the incarnation down.
+    pub(crate) fn drain_and_teardown(&self, deadline_ns: Option<u64>) -> Result<(), Errno> {
+        let k = &self.k;
+        // One teardown at a time; a destroy arriving after it returns Ok.
+        let mut dead_already = false;
+        let w = k.wait_until(&self.st, deadline_ns, &mut |st| {
+            dead_already = st.life == Life::Dead;
+            !st.tearing_down
+        });
+        if w != WaitOutcome::Done {
+            return Err(if w == WaitOutcome::Interrupted { EINTR } else { ETIMEDOUT });
+        }
+        if dead_already {
+            return Ok(());
+        }
+        let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
+        if let Err(e) = self.gate.close_and_drain(timeout) {
+            k.with_lock(&self.st, |st| st.failed_drains += 1);
+            let inside = e.inside();
+            k.log(format_args!(
+                "{}: destroy gave up with {} call(s) still inside; the device stays closed",
+                self.name, inside
+            ));
+            return Err(match e {
+                DrainError::TimedOut { .. } => ETIMEDOUT,
+                DrainError::Interrupted { .. } => EINTR,
+                DrainError::Reopened => EBUSY,
+            });
+        }
+        // Drained.  Claim the teardown.
+        let (events, chain, client) = k.with_lock(&self.st, |st| {
+            if st.life == Life::Dead || st.tearing_down {
+                return (None, ptr::null_mut(), None);
+            }
+            st.tearing_down = true;
+            // SAFETY: under the lock.
+            let chain = unsafe { st.handles.take_for_release() };
+            (st.events.take(), chain, st.client.clone())
+        });
+        let Some(client) = client else {
+            return Ok(());
+        };
+        // Clearing earlier would let a call still inside re-register.
+        if let Some(ev) = events {
+            k.events_drain(ev);
+        }
+        let softc = self.softc.load(Ordering::Relaxed);
+        let mut h = chain;
+        while !h.is_null() {
+            // SAFETY: `releasing` keeps h alive for us; next is stable (the
+            // chain is ours).
+            let (next, priv_) = unsafe { ((*(*h).link.get()).next, (*h).priv_) };
+            client.ops.close(softc, priv_);
+            let free = k.with_lock(&self.st, |_| {
+                // SAFETY: link fields under the lock.
+                let l = unsafe { &mut *(*h).link.get() };
+                l.releasing = false;
+                l.next = ptr::null_mut();
+                !l.file_open
+            });
+            if free {
+                // SAFETY: the file's destructor already ran and left it to us.
+                drop(unsafe { Box::from_raw(h) });
+            }
+            h = next;
+        }
+        let now = k.now_ns();
+        k.with_lock(&self.st, |st| {
+            st.life = Life::Dead;
+            st.tearing_down = false;
+            st.client = None;
+            st.drains += 1;
+            st.last_drain_ns = now.saturating_sub(st.close_ns);
+            k.notify_all(&self.st);
+        });
+        Ok(())
+    }
+
+    /// devref_sleep_prepare: the ticket to sleep on.
+    pub fn sleep_ticket(&self) -> u64 {
+        self.k.with_lock(&self.sleep, |s| s.ticket)
+    }
+
+    /// devref_sleep: sleep until a wakeup after `ticket`, the timeout, a
+    /// signal, or the device closing (ENXIO, at once if already closing).
+    pub fn sleep(&self, ticket: u64, timeout_ns: Option<u64>) -> Errno {
+        let k = &self.k;
+        let deadline = timeout_ns.map(|t| k.now_ns().saturating_add(t));
+        let mut closing = false;
+        let w = k.wait_until(&self.sleep, deadline, &mut |s| {
+            closing = s.closing;
+            s.closing || s.ticket != ticket
+        });
+        match w {
+            WaitOutcome::Done if closing => ENXIO,
+            WaitOutcome::Done => 0,
+            WaitOutcome::TimedOut => EWOULDBLOCK,
+            WaitOutcome::Interrupted => EINTR,
+        }
+    }
+
+    /// devref_wakeup: wake every sleeper of the device.
+    pub fn wakeup(&self) {
+        let k = &self.k;
+        k.with_lock(&self.sleep, |s| {
+            s.ticket = s.ticket.wrapping_add(1);
+            k.notify_all(&self.sleep);
+        });
+    }
+
+    /// devref_notify: readiness changed.
+    pub fn notify(&self) {
+        let k = &self.k;
+        k.with_lock(&self.st, |st| {
+            if let Some(ev) = st.events.as_ref() {
+                k.events_wake(ev);
+            }
+        });
+    }
+
+    /// Run `f` on the current incarnation's poll/kqueue lists, if alive.
+    pub fn with_events<R>(&self, f: impl FnOnce(&K::Events) -> R) -> Option<R> {
+        self.k.with_lock(&self.st, |st| st.events.as_ref().map(f))
+    }
+
+    pub fn stats(&self) -> NodeStats {
+        let (drains, failed, last, files, alive) = self.k.with_lock(&self.st, |st| {
+            (st.drains, st.failed_drains, st.last_drain_ns, st.handles.len, st.life == Life::Alive)
+        });
+        NodeStats {
+            calls: self.gate.calls(),
+            inside: self.gate.inside(),
+            drains,
+            failed_drains: failed,
+            last_drain_ns: last,
+            incarnation: self.incarnation.load(Ordering::Relaxed),
+            open_files: files,
+            alive,
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! devref's registry: clients, their devices, and the tombstones of eternal
+//! nodes.  Fixed-size tables: the registry lock is a mutex that must not be
+//! held across an allocation that may sleep, so nothing is allocated under
+//! it (node and client records are allocated before the lock is taken).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::errno::*;
+use super::kernel::{ClientOps, Kernel};
+use super::name::DevName;
+use super::node::{Mode, Node, NodeStats, Perms};
+use crate::platform::Platform;
+
+/// Most clients registered at once.
+pub const MAX_CLIENTS: usize = 64;
+/// Most nodes (live devices and tombstones) at once.
+pub const MAX_NODES: usize = 1024;
+
+/// A registered client's identity (for messages and sysctls).
+pub type ClientId = u64;
+
+/// A registered client.
+pub struct ClientRec<C> {
+    pub id: ClientId,
+    pub ops: C,
+    /// When it registered (monotonic ns).
+    pub since_ns: u64,
+}
+
+/// A snapshot of a client for sysctl.
+#[derive(Clone, Debug)]
+pub struct ClientStats {
+    pub id: ClientId,
+    pub devices: usize,
+    pub since_ns: u64,
+}
+
+/// A snapshot of a node for sysctl.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub name: DevName,
+    pub mode: Mode,
+    pub client: Option<ClientId>,
+    pub stats: NodeStats,
+}
+
+type Table<T> = Box<[Option<Arc<T>>]>;
+
+struct Registry<K: Kernel, C: ClientOps> {
+    clients: Table<ClientRec<C>>,
+    nodes: Table<Node<K, C>>,
+    next_id: ClientId,
+    /// An eternal node was published: devref's cdevsw backs it forever.
+    eternal_published: bool,
+    unloading: bool,
+}
+
+/// devref: all of its state.
+pub struct Devref<K: Kernel, C: ClientOps> {
+    k: K,
+    reg: K::Lock<Registry<K, C>>,
+}
+
+fn deadline(k: &impl Platform, timeout_ns: Option<u64>) -> Option<u64> {
+    timeout_ns.map(|t| k.now_ns().saturating_add(t))
+}
+
+impl<K: Kernel, C: ClientOps> Devref<K, C> {
+    /// `None` when memory is short.
+    pub fn new(k: K) -> Option<Arc<Self>> {
+        let mut clients = Vec::new();
+        clients.try_reserve_exact(MAX_CLIENTS).ok()?;
+        clients.resize_with(MAX_CLIENTS, || None);
+        let mut nodes = Vec::new();
+        nodes.try_reserve_exact(MAX_NODES).ok()?;
+        nodes.resize_with(MAX_NODES, || None);
+        let reg = k.lock_new(
+            "devref registry",
+            Registry {
+                clients: clients.into_boxed_slice(),
+                nodes: nodes.into_boxed_slice(),
+                next_id: 1,
+                eternal_published: false,
+                unloading: false,
+            },
+        )?;
+        Some(Arc::new(Devref { k, reg }))
+    }
+
+    pub fn kernel(&self) -> &K {
+        &self.k
+    }
+
+    /// Register a client.
+    pub fn register(&self, ops: C) -> Result<Arc<ClientRec<C>>, Errno> {
+        let k = &self.k;
+        let rec = Arc::new(ClientRec { id: 0, ops, since_ns: k.now_ns() });
+        let mut rec = Some(rec);
+        let r = k.with_lock(&self.reg, |r| {
+            if r.unloading {
+                return Err(ENXIO);
+            }
+            let slot = r.clients.iter_mut().find(|c| c.is_none()).ok_or(ENOSPC)?;
+            let mut new = rec.take().ok_or(EINVAL)?;
+            if let Some(m) = Arc::get_mut(&mut new) {
+                m.id = r.next_id;
+            }
+            r.next_id = r.next_id.wrapping_add(1);
+            *slot = Some(new.clone());
+            Ok(new)
+        });
+        match &r {
+            Ok(c) => k.log(format_args!("client {} ({}) registered", c.id, c.ops.name())),
+            Err(e) => k.log(format_args!("client registration refused: error {}", e)),
+        }
+        r
+    }
+
+    fn is_registered(&self, client: &Arc<ClientRec<C>>) -> bool {
+        self.k.with_lock(&self.reg, |r| {
+            r.clients.iter().flatten().any(|c| Arc::ptr_eq(c, client))
+        })
+    }
+
+    /// Create /dev/`name` for `client`, or bring back a tombstone of the
+    /// same name (same mode and permissions, else EEXIST).
+    pub fn create(
+        &self,
+        client: &Arc<ClientRec<C>>,
+        name: &[u8],
+        mode: Mode,
+        perms: Perms,
+        softc: usize,
+    ) -> Result<Arc<Node<K, C>>, Errno> {
+        let k = &self.k;
+        let name = DevName::new(name)?;
+        if perms.mode & !0o7777 != 0 {
+            return Err(EINVAL);
+        }
+        if !self.is_registered(client) {
+            return Err(EINVAL);
+        }
+        let events = k.events_new().ok_or(ENOMEM)?;
+        // Allocate a node speculatively: the registry lock cannot be held
+        // across an allocation.
+        let fresh = Arc::new(Node::new(k.clone(), name, mode, perms).ok_or(ENOMEM)?);
+
+        enum Found<N> {
+            Tombstone(N),
+            Reserved,
+        }
+        let found = k.with_lock(&self.reg, |r| {
+            if r.unloading {
+                return Err(ENXIO);
+            }
+            if let Some(n) = r.nodes.iter().flatten().find(|n| *n.name() == name) {
+                if n.mode() != mode || n.perms() != perms || !n.is_dead() {
+                    return Err(EEXIST);
+                }
+                return Ok(Found::Tombstone(n.clone()));
+            }
+            let slot = r.nodes.iter_mut().find(|n| n.is_none()).ok_or(ENOSPC)?;
+            *slot = Some(fresh.clone());
+            Ok(Found::Reserved)
+        });
+        let node = match found {
+            Err(e) => {
+                k.events_drain(events);
+                k.log(format_args!("{}: create refused: error {}", name, e));
+                return Err(e);
+            }
+            Ok(Found::Tombstone(n)) => {
+                drop(fresh);
+                n.attach(client, softc, events)?;
+                k.log(format_args!(
+                    "{}: reused ({}, incarnation {}) for client {}",
+                    name,
+                    mode.as_str(),
+                    n.stats().incarnation,
+                    client.id
+                ));
+                return Ok(n);
+            }
+            Ok(Found::Reserved) => fresh,
+        };
+        if let Err(e) = node.attach(client, softc, events) {
+            self.forget(&node);
+            return Err(e);
+        }
+        match k.make_node(&name, mode, perms, node.cookie()) {
+            Ok(cdev) => node.set_cdev(cdev),
+            Err(e) => {
+                // Nothing was published: undo quietly.
+                node.begin_close();
+                let _ = node.drain_and_teardown(None);
+                self.forget(&node);
+                k.log(format_args!("{}: make_dev failed: error {}", name, e));
+                return Err(e);
+            }
+        }
+        if mode == Mode::Pcpu {
+            k.with_lock(&self.reg, |r| r.eternal_published = true);
+        }
+        k.log(format_args!("{}: created ({}) for client {}", name, mode.as_str(), client.id));
+        Ok(node)
+    }
+
+    fn forget(&self, node: &Arc<Node<K, C>>) {
+        self.k.with_lock(&self.reg, |r| {
+            for slot in r.nodes.iter_mut() {
+                if slot.as_ref().is_some_and(|n| Arc::ptr_eq(n, node)) {
+                    *slot = None;
+                }
+            }
+        });
+    }
+
+    /// Destroy a device: close it, wake its sleepers, wait for the calls
+    /// inside (never for open files), release every open file's client
+    /// state.  ETIMEDOUT/EINTR: nothing was torn down; the device stays
+    /// closed and a later destroy goes on.  EINPROGRESS: called from inside
+    /// a call of this very device; closed now, finished on a taskqueue.
+    pub fn destroy(self: &Arc<Self>, node: &Arc<Node<K, C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
+        let k = &self.k;
+        node.begin_close();
+        if k.in_call(node.cookie()) {
+            let me = self.clone();
+            let n = node.clone();
+            k.defer(Box::new(move || {
+                let _ = me.destroy(&n, None);
+            }));
+            k.log(format_args!("{}: destroy from inside its own call: deferred", node.name()));
+            return Err(EINPROGRESS);
+        }
+        node.drain_and_teardown(deadline(k, timeout_ns))?;
+        if node.mode() == Mode::Counted {
+            if let Some(cdev) = node.take_cdev() {
+                // Our gate is drained: devfs's own count can only hold
+                // threads that are about to find the gate closed.
+                k.destroy_node(cdev);
+            }
+            self.forget(node);
+        }
+        let s = node.stats();
+        k.log(format_args!("{}: destroyed (drain took {} us)", node.name(), s.last_drain_ns / 1000));
+        Ok(())
+    }
+
+    /// Destroy every device of `client` and unregister it.  Only on `Ok`
+    /// may the client's code go away; otherwise it stays registered.
+    pub fn unregister(self: &Arc<Self>, client: &Arc<ClientRec<C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
+        let k = &self.k;
+        if !self.is_registered(client) {
+            return Err(EINVAL);
+        }
+        let dl = deadline(k, timeout_ns);
+        let mut i = 0;
+        while i < MAX_NODES {
+            let n = k.with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten());
+            i += 1;
+            let Some(n) = n else { continue };
+            match n.client() {
+                Some(c) if Arc::ptr_eq(&c, client) => {}
+                _ => continue,
+            }
+            if k.in_call(n.cookie()) {
+                k.log(format_args!("client {}: unregister from inside a call of {} refused", client.id, n.name()));
+                return Err(EDEADLK);
+            }
+            let left = dl.map(|d| d.saturating_sub(k.now_ns()));
+            if let Err(e) = self.destroy(&n, left) {
+                k.log(format_args!(
+                    "client {} ({}): unregister failed on {}: error {}; client stays registered",
+                    client.id,
+                    client.ops.name(),
+                    n.name(),
+                    e
+                ));
+                return Err(e);
+            }
+        }
+        k.with_lock(&self.reg, |r| {
+            for slot in r.clients.iter_mut() {
+                if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+                    *slot = None;
+                }
+            }
+        });
+        k.log(format_args!("client {} ({}) unregistered", client.id, client.ops.name()));
+        Ok(())
+    }
+
+    /// MOD_UNLOAD of devref itself: EBUSY, with a console line saying why,
+    /// while a client is registered or once an eternal node was published.
+    pub fn prepare_unload(&self) -> Result<(), Errno> {
+        let k = &self.k;
+        let (clients, eternal) = k.with_lock(&self.reg, |r| {
+            let n = r.clients.iter().flatten().count();
+            if n == 0 && !r.eternal_published {
+                r.unloading = true;
+            }
+            (n, r.eternal_published)
+        });
+        if clients > 0 {
+            k.log(format_args!("unload refused: {} client(s) registered (kldunload them first)", clients));
+            return Err(EBUSY);
+        }
+        if eternal {
+            k.log(format_args!(
+                "unload refused: pcpu (eternal) nodes were published this boot; devref stays resident"
+            ));
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// Visit every node (live and tombstones).
+    pub fn for_each_node(&self, mut f: impl FnMut(NodeInfo)) {
+        for i in 0..MAX_NODES {
+            let Some(n) = self.k.with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten()) else {
+                continue;
+            };
+            f(NodeInfo { name: *n.name(), mode: n.mode(), client: n.client().map(|c| c.id), stats: n.stats() });
+        }
+    }
+
+    /// Visit every registered client.
+    pub fn for_each_client(&self, mut f: impl FnMut(ClientStats)) {
+        for i in 0..MAX_CLIENTS {
+            let Some(c) = self.k.with_lock(&self.reg, |r| r.clients.get(i).cloned().flatten()) else {
+                continue;
+            };
+            let mut devices = 0;
+            self.for_each_node(|n| {
+                if n.client == Some(c.id) {
+                    devices += 1;
+                }
+            });
+            f(ClientStats { id: c.id, devices, since_ns: c.since_ns });
+        }
+    }
+
+    /// Number of registered clients.
+    pub fn clients(&self) -> usize {
+        self.k.with_lock(&self.reg, |r| r.clients.iter().flatten().count())
+    }
+}

@@ -1,0 +1,202 @@
+//! A device's life on top of its [`Gate`]: Alive → Closing → Drained → Dead.
+//!
+//! ```text
+//!          destroy()             drain saw 0          finish(teardown)
+//!  Alive ─────────────▶ Closing ─────────────▶ Drained ─────────────▶ Dead
+//!                        │   ▲
+//!                        └───┘ destroy() timed out / interrupted:
+//!                              stays Closing; a later destroy() goes on
+//! ```
+//!
+//! `destroy` closes the gate (entries fail from then on), runs the caller's
+//! purge hook (wake the driver's sleepers so they return ENXIO), and waits
+//! for the calls inside to leave, woken by the last one.  `finish` runs the
+//! caller's teardown once the device is Drained and only then marks it
+//! Dead.  The dispatch layer builds on this; it is deliberately small.
+
+use crate::gate::{DrainError, Gate, GateGuard, Gone};
+use crate::platform::Platform;
+
+/// Where a device is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevState {
+    /// Calls go in.
+    Alive,
+    /// The gate is closed (calls fail); calls that got in may still be
+    /// inside.
+    Closing,
+    /// Closed and no call inside: safe to tear down.
+    Drained,
+    /// Torn down.
+    Dead,
+}
+
+/// Why [`Lifecycle::destroy`] or [`Lifecycle::finish`] refused or stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifecycleError {
+    /// The drain gave up (timeout, signal); the state stays Closing.
+    Drain(DrainError),
+    /// The operation is not allowed in this state (e.g. `finish` before
+    /// Drained, `destroy` once Dead).
+    BadState(DevState),
+    /// Another thread is already running `finish`.
+    Busy,
+}
+
+/// A snapshot of a device's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LifecycleStats {
+    /// Calls that entered so far.
+    pub calls: u64,
+    /// Calls inside now (exact once Closing).
+    pub inside: usize,
+    /// Completed drains (Closing → Drained transitions).
+    pub drains: u64,
+    /// Drain attempts that timed out or were interrupted.
+    pub failed_drains: u64,
+    /// How long the last completed drain took, from the first `destroy` of
+    /// that drain (the close) to Drained, in ns; 0 if none completed yet.
+    pub last_drain_ns: u64,
+}
+
+struct Inner {
+    state: DevState,
+    /// When this drain's first destroy closed the gate.
+    close_ns: u64,
+    tearing_down: bool,
+    drains: u64,
+    failed_drains: u64,
+    last_drain_ns: u64,
+}
+
+/// A device's gate and lifecycle state.
+pub struct Lifecycle<P: Platform> {
+    gate: Gate<P>,
+    inner: P::Lock<Inner>,
+}
+
+impl<P: Platform> Lifecycle<P> {
+    /// A new, Alive device.  `None` when memory is short.
+    pub fn new(platform: P) -> Option<Self> {
+        let inner = platform.lock_new(
+            "devref lifecycle",
+            Inner {
+                state: DevState::Alive,
+                close_ns: 0,
+                tearing_down: false,
+                drains: 0,
+                failed_drains: 0,
+                last_drain_ns: 0,
+            },
+        )?;
+        let gate = Gate::new(platform)?;
+        Some(Lifecycle { gate, inner })
+    }
+
+    /// The device's gate.
+    pub fn gate(&self) -> &Gate<P> {
+        &self.gate
+    }
+
+    /// Enter a call (see [`Gate::enter`]).
+    #[inline]
+    pub fn enter(&self) -> Result<GateGuard<'_, P>, Gone> {
+        self.gate.enter()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DevState {
+        self.gate.platform().with_lock(&self.inner, |i| i.state)
+    }
+
+    /// Close the device and wait for the calls inside to leave.
+    ///
+    /// Alive → Closing (the gate closes: new calls fail), then `purge` runs
+    /// (once per call of `destroy`, after the close and before the wait:
+    /// it must wake the driver's sleepers and make them, and any later
+    /// sleeper, return at once, like a `d_purge`), then the wait: `Ok` and
+    /// Drained when no call is inside; on timeout or signal the state stays
+    /// Closing and the error carries the count left inside; calling
+    /// `destroy` again continues.  `Ok` at once when already Drained.
+    ///
+    /// Never call it from inside a call on the same device.
+    pub fn destroy(
+        &self,
+        timeout_ns: Option<u64>,
+        purge: &mut dyn FnMut(),
+    ) -> Result<(), LifecycleError> {
+        let p = self.gate.platform();
+        let now = p.now_ns();
+        let go = p.with_lock(&self.inner, |i| match i.state {
+            DevState::Alive => {
+                i.state = DevState::Closing;
+                i.close_ns = now;
+                Ok(true)
+            }
+            DevState::Closing => Ok(true),
+            DevState::Drained => Ok(false),
+            DevState::Dead => Err(LifecycleError::BadState(DevState::Dead)),
+        })?;
+        if !go {
+            return Ok(());
+        }
+        self.gate.close();
+        purge();
+        match self.gate.close_and_drain(timeout_ns) {
+            Ok(()) => {
+                let end = p.now_ns();
+                p.with_lock(&self.inner, |i| {
+                    if i.state == DevState::Closing {
+                        i.state = DevState::Drained;
+                        i.drains = i.drains.wrapping_add(1);
+                        i.last_drain_ns = end.saturating_sub(i.close_ns);
+                    }
+                });
+                Ok(())
+            }
+            Err(e) => {
+                p.with_lock(&self.inner, |i| {
+                    i.failed_drains = i.failed_drains.wrapping_add(1);
+                });
+                Err(LifecycleError::Drain(e))
+            }
+        }
+    }
+
+    /// Drained → Dead: run `teardown` (outside any lock: it may sleep),
+    /// then mark the device Dead.  Refused unless Drained.
+    pub fn finish(&self, teardown: impl FnOnce()) -> Result<(), LifecycleError> {
+        let p = self.gate.platform();
+        p.with_lock(&self.inner, |i| {
+            if i.tearing_down {
+                return Err(LifecycleError::Busy);
+            }
+            if i.state != DevState::Drained {
+                return Err(LifecycleError::BadState(i.state));
+            }
+            i.tearing_down = true;
+            Ok(())
+        })?;
+        teardown();
+        p.with_lock(&self.inner, |i| {
+            i.state = DevState::Dead;
+            i.tearing_down = false;
+        });
+        Ok(())
+    }
+
+    /// The device's counters.
+    pub fn stats(&self) -> LifecycleStats {
+        let p = self.gate.platform();
+        let (drains, failed_drains, last_drain_ns) = p.with_lock(&self.inner, |i| {
+            (i.drains, i.failed_drains, i.last_drain_ns)
+        });
+        LifecycleStats {
+            calls: self.gate.calls(),
+            inside: self.gate.inside(),
+            drains,
+            failed_drains,
+            last_drain_ns,
+        }
+    }
+}

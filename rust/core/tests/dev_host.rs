@@ -1,0 +1,623 @@
+//! The device layer on the Linux host platform: dispatch, destroy,
+//! incarnations, clients, unload rules and error paths.
+//!
+//! The kernel services (make_dev, selinfo, taskqueue) are a mock that
+//! records what devref asked of it, so each test can assert what a FreeBSD
+//! kernel would have seen.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use devref_core::dev::*;
+use devref_core::platform::{Platform, Slot, WaitOutcome};
+use devref_host::HostPlatform;
+
+// ---------------------------------------------------------------------------
+// Allocation accounting, for the "no leak on any error path" tests.
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same layout contract as ours.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: p came from alloc above.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Tests that count allocations run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// The mock kernel.
+
+#[derive(Default)]
+struct World {
+    nodes: Mutex<HashSet<String>>,
+    made: AtomicUsize,
+    destroyed_nodes: AtomicUsize,
+    events_live: AtomicUsize,
+    wakes: AtomicUsize,
+    drains: AtomicUsize,
+    fail_make_dev: AtomicBool,
+    log: Mutex<Vec<String>>,
+}
+
+#[derive(Clone)]
+struct Mock {
+    p: HostPlatform,
+    w: Arc<World>,
+}
+
+struct MockEvents(Arc<World>);
+
+impl Drop for MockEvents {
+    fn drop(&mut self) {
+        self.0.events_live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+// SAFETY: every method forwards to the host platform.
+unsafe impl Platform for Mock {
+    type Slots = <HostPlatform as Platform>::Slots;
+    type Lock<T: Send> = <HostPlatform as Platform>::Lock<T>;
+    fn slots_new(&self) -> Option<Self::Slots> {
+        self.p.slots_new()
+    }
+    fn pin<'a>(&self, s: &'a Self::Slots) -> &'a Slot {
+        self.p.pin(s)
+    }
+    fn unpin(&self) {
+        self.p.unpin()
+    }
+    fn entry_fence(&self) {
+        self.p.entry_fence()
+    }
+    fn barrier(&self, s: &Self::Slots) {
+        self.p.barrier(s)
+    }
+    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(&Slot)) {
+        self.p.for_each_slot(s, f)
+    }
+    fn lock_new<T: Send>(&self, n: &'static str, v: T) -> Option<Self::Lock<T>> {
+        self.p.lock_new(n, v)
+    }
+    fn with_lock<T: Send, R>(&self, l: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        self.p.with_lock(l, f)
+    }
+    fn wait_until<T: Send>(
+        &self,
+        l: &Self::Lock<T>,
+        d: Option<u64>,
+        done: &mut dyn FnMut(&mut T) -> bool,
+    ) -> WaitOutcome {
+        self.p.wait_until(l, d, done)
+    }
+    fn notify_all<T: Send>(&self, l: &Self::Lock<T>) {
+        self.p.notify_all(l)
+    }
+    fn now_ns(&self) -> u64 {
+        self.p.now_ns()
+    }
+}
+
+impl Kernel for Mock {
+    type Cdev = String;
+    type Events = MockEvents;
+    type CallMark = usize;
+
+    fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _cookie: usize) -> Result<String, Errno> {
+        if self.w.fail_make_dev.load(Ordering::SeqCst) {
+            return Err(ENOMEM);
+        }
+        let mut n = self.w.nodes.lock().unwrap();
+        if !n.insert(name.as_str().to_string()) {
+            return Err(EEXIST);
+        }
+        self.w.made.fetch_add(1, Ordering::SeqCst);
+        Ok(name.as_str().to_string())
+    }
+    fn destroy_node(&self, cdev: String) {
+        self.w.nodes.lock().unwrap().remove(&cdev);
+        self.w.destroyed_nodes.fetch_add(1, Ordering::SeqCst);
+    }
+    fn events_new(&self) -> Option<MockEvents> {
+        self.w.events_live.fetch_add(1, Ordering::SeqCst);
+        Some(MockEvents(self.w.clone()))
+    }
+    fn events_wake(&self, _ev: &MockEvents) {
+        self.w.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+    fn events_drain(&self, ev: MockEvents) {
+        self.w.drains.fetch_add(1, Ordering::SeqCst);
+        drop(ev);
+    }
+    fn defer(&self, job: Box<dyn FnOnce() + Send>) {
+        thread::spawn(job);
+    }
+    fn mark_call(&self, node: usize) -> usize {
+        INSIDE.with(|v| v.borrow_mut().push(node));
+        node
+    }
+    fn unmark_call(&self, m: usize) {
+        INSIDE.with(|v| {
+            let mut v = v.borrow_mut();
+            if let Some(i) = v.iter().rposition(|&n| n == m) {
+                v.remove(i);
+            }
+        });
+    }
+    fn in_call(&self, node: usize) -> bool {
+        INSIDE.with(|v| v.borrow().contains(&node))
+    }
+    fn log(&self, args: fmt::Arguments<'_>) {
+        self.w.log.lock().unwrap().push(args.to_string());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A test client.
+
+#[derive(Default)]
+struct ClientLog {
+    opens: AtomicUsize,
+    closes: Mutex<Vec<usize>>,
+    purges: AtomicUsize,
+    fail_open: AtomicBool,
+    next_priv: AtomicUsize,
+}
+
+#[derive(Clone)]
+struct TestClient(Arc<ClientLog>);
+
+impl ClientOps for TestClient {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn open(&self, _softc: usize, _oflags: i32, _td: usize) -> Result<usize, Errno> {
+        if self.0.fail_open.load(Ordering::SeqCst) {
+            return Err(EPERM);
+        }
+        self.0.opens.fetch_add(1, Ordering::SeqCst);
+        Ok(self.0.next_priv.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+    fn close(&self, _softc: usize, priv_: usize) {
+        self.0.closes.lock().unwrap().push(priv_);
+    }
+    fn purge(&self, _softc: usize) {
+        self.0.purges.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+type Dr = Devref<Mock, TestClient>;
+type N = Node<Mock, TestClient>;
+
+fn setup() -> (Arc<Dr>, Arc<World>) {
+    let w = Arc::new(World::default());
+    let dr = Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).expect("devref");
+    (dr, w)
+}
+
+const PERMS: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
+
+/// An open "file": the handle devref published as its cdevpriv.
+struct File(usize);
+
+fn open(n: &N) -> Result<File, Errno> {
+    let mut got = 0usize;
+    n.open(0, 0, |h| {
+        got = h as usize;
+        Ok(())
+    })?;
+    Ok(File(got))
+}
+
+fn close(n: &N, f: File) {
+    // SAFETY: the handle came from open and is released once.
+    unsafe { n.release(f.0 as *mut Handle<N>) }
+}
+
+fn call<'a>(n: &'a N, h: *const Handle<N>) -> Option<Call<'a, Mock, TestClient>> {
+    // SAFETY: the tests pass handles of files they still hold.
+    unsafe { n.call(h) }
+}
+
+fn handle(f: &File) -> *const Handle<N> {
+    f.0 as *const Handle<N>
+}
+
+const SEC: Option<u64> = Some(1_000_000_000);
+
+/// Hold a call on file `f` in another thread until the returned sender is
+/// dropped or signalled (a call of this thread would make destroy defer).
+fn hold_call(n: &Arc<N>, f: &File) -> (std::sync::mpsc::Sender<()>, thread::JoinHandle<()>) {
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
+    let n = n.clone();
+    let h = handle(f) as usize;
+    let t = thread::spawn(move || {
+        let call = unsafe { n.call(h as *const Handle<N>) }.expect("alive");
+        in_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        drop(call);
+    });
+    in_rx.recv().unwrap();
+    (go_tx, t)
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn calls_reach_the_client_and_dead_devices_answer_the_errno_table() {
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"ring0", Mode::Pcpu, PERMS, 7).unwrap();
+    assert_eq!(w.made.load(Ordering::SeqCst), 1);
+
+    let f = open(&n).unwrap();
+    {
+        let c = call(&n, handle(&f)).expect("alive device takes calls");
+        assert_eq!(c.softc, 7);
+        assert_eq!(c.priv_, 1);
+    }
+    dr.destroy(&n, SEC).unwrap();
+    assert!(call(&n, handle(&f)).is_none(), "a destroyed device must not reach the client");
+    assert_eq!(open(&n).err(), Some(dead::OPEN));
+    assert_eq!((dead::OPEN, dead::READ, dead::WRITE, dead::IOCTL), (ENXIO, EIO, EIO, ENXIO));
+    assert_eq!(dead::POLL, POLLHUP);
+    assert_eq!(dead::KQFILTER, ENXIO);
+    // The file's client state was released by destroy, exactly once.
+    assert_eq!(*log.closes.lock().unwrap(), vec![1]);
+    close(&n, f);
+    assert_eq!(log.closes.lock().unwrap().len(), 1);
+    // pcpu: the node stays (a tombstone), never destroy_dev'd.
+    assert_eq!(w.destroyed_nodes.load(Ordering::SeqCst), 0);
+    assert_eq!(w.events_live.load(Ordering::SeqCst), 0, "seldrain'd lists are freed");
+}
+
+#[test]
+fn destroy_with_idle_open_files_returns_at_once() {
+    let (dr, _w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"idle", Mode::Pcpu, PERMS, 0).unwrap();
+    let files: Vec<File> = (0..10_000).map(|_| open(&n).unwrap()).collect();
+    assert_eq!(n.stats().open_files, 10_000);
+    let t = Instant::now();
+    // A zero timeout: nothing is running, so nothing needs waiting for.
+    dr.destroy(&n, Some(0)).expect("idle files never delay destroy");
+    let took = t.elapsed();
+    assert_eq!(log.closes.lock().unwrap().len(), 10_000, "every file's state released");
+    assert_eq!(n.stats().open_files, 0);
+    for f in files {
+        close(&n, f);
+    }
+    assert_eq!(log.closes.lock().unwrap().len(), 10_000, "no double release");
+    eprintln!("destroy with 10000 idle files: {took:?}");
+}
+
+#[test]
+fn destroy_waits_for_a_running_call_and_is_woken_when_it_leaves() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"busy", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let left = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = handle(&f) as usize;
+    let n2 = n.clone();
+    let left2 = left.clone();
+    let t = thread::spawn(move || {
+        let call = unsafe { n2.call(h as *const Handle<N>) }.unwrap();
+        tx.send(()).unwrap();
+        thread::sleep(Duration::from_millis(200));
+        left2.store(true, Ordering::SeqCst);
+        drop(call);
+    });
+    rx.recv().unwrap();
+    let start = Instant::now();
+    dr.destroy(&n, Some(10_000_000_000)).unwrap();
+    assert!(left.load(Ordering::SeqCst), "destroy returned while a call was inside");
+    let took = start.elapsed();
+    // Woken by the leave, not by a 100 ms polling step past it.
+    assert!(took < Duration::from_millis(200 + 90), "took {took:?}");
+    t.join().unwrap();
+    close(&n, f);
+}
+
+#[test]
+fn purge_wakes_a_sleeping_call_which_returns_enxio() {
+    let (dr, _w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"sleepy", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let h = handle(&f) as usize;
+    let n2 = n.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = thread::spawn(move || {
+        let _call = unsafe { n2.call(h as *const Handle<N>) }.unwrap();
+        let ticket = n2.sleep_ticket();
+        tx.send(()).unwrap();
+        n2.sleep(ticket, None) // forever, unless woken
+    });
+    rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(20));
+    dr.destroy(&n, SEC).expect("the sleeper must be woken and leave");
+    assert_eq!(t.join().unwrap(), ENXIO);
+    assert_eq!(log.purges.load(Ordering::SeqCst), 1, "the client's purge hook ran");
+    // A sleep attempted after the close fails at once.
+    assert_eq!(n.sleep(n.sleep_ticket(), None), ENXIO);
+    close(&n, f);
+}
+
+#[test]
+fn sleep_and_wakeup_between_calls() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"wake", Mode::Pcpu, PERMS, 0).unwrap();
+    // A wakeup between taking the ticket and sleeping is not lost.
+    let ticket = n.sleep_ticket();
+    n.wakeup();
+    assert_eq!(n.sleep(ticket, SEC), 0);
+    // Timeout answers EWOULDBLOCK like msleep.
+    assert_eq!(n.sleep(n.sleep_ticket(), Some(1_000_000)), EWOULDBLOCK);
+    dr.destroy(&n, SEC).unwrap();
+}
+
+#[test]
+fn a_destroy_that_times_out_tears_nothing_down_and_a_later_one_completes() {
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"stuck", Mode::Pcpu, PERMS, 0).unwrap();
+    let idle = open(&n).unwrap();
+    let f = open(&n).unwrap();
+    let (release, t) = hold_call(&n, &f);
+    assert_eq!(dr.destroy(&n, Some(20_000_000)), Err(ETIMEDOUT));
+    assert!(log.closes.lock().unwrap().is_empty(), "nothing released after a failed destroy");
+    assert_eq!(n.stats().open_files, 2);
+    assert_eq!(w.events_live.load(Ordering::SeqCst), 1, "poll lists still there");
+    assert!(call(&n, handle(&idle)).is_none(), "the device stays closed");
+    assert_eq!(n.stats().failed_drains, 1);
+    drop(release);
+    t.join().unwrap();
+    dr.destroy(&n, SEC).expect("the second destroy finishes the job");
+    assert_eq!(log.closes.lock().unwrap().len(), 2);
+    assert_eq!(w.events_live.load(Ordering::SeqCst), 0);
+    close(&n, idle);
+    close(&n, f);
+}
+
+#[test]
+fn unregister_destroys_every_device_and_fails_cleanly_when_a_call_stays() {
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let a = dr.create(&c, b"a", Mode::Pcpu, PERMS, 0).unwrap();
+    let b = dr.create(&c, b"b", Mode::Counted, PERMS, 0).unwrap();
+    let fa = open(&a).unwrap();
+    let fb = open(&b).unwrap();
+    let (stuck, t) = hold_call(&b, &fb);
+    assert_eq!(dr.unregister(&c, Some(20_000_000)), Err(ETIMEDOUT));
+    assert_eq!(dr.clients(), 1, "the client stays registered");
+    assert_eq!(dr.prepare_unload(), Err(EBUSY));
+    assert!(w.log.lock().unwrap().iter().any(|l| l.contains("client stays registered")));
+    drop(stuck);
+    t.join().unwrap();
+    dr.unregister(&c, SEC).expect("once the call left, unregister completes");
+    assert_eq!(dr.clients(), 0);
+    assert_eq!(w.destroyed_nodes.load(Ordering::SeqCst), 1, "the counted node went to destroy_dev");
+    assert!(w.nodes.lock().unwrap().contains("a"), "the pcpu node stays (eternal)");
+    assert_eq!(log.closes.lock().unwrap().len(), 2);
+    assert_eq!(dr.unregister(&c, SEC), Err(EINVAL), "twice is an error");
+    // devref itself: an eternal node was published, so it stays resident.
+    assert_eq!(dr.prepare_unload(), Err(EBUSY));
+    close(&a, fa);
+    close(&b, fb);
+}
+
+#[test]
+fn devref_unloads_when_only_counted_devices_were_made() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    dr.create(&c, b"c0", Mode::Counted, PERMS, 0).unwrap();
+    assert_eq!(dr.prepare_unload(), Err(EBUSY));
+    dr.unregister(&c, SEC).unwrap();
+    assert_eq!(dr.prepare_unload(), Ok(()));
+    assert_eq!(dr.register(TestClient(Arc::new(ClientLog::default()))).err(), Some(ENXIO));
+}
+
+#[test]
+fn an_old_incarnations_descriptor_never_reaches_the_new_client() {
+    let (dr, _w) = setup();
+    let log1 = Arc::new(ClientLog::default());
+    let log2 = Arc::new(ClientLog::default());
+    let c1 = dr.register(TestClient(log1.clone())).unwrap();
+    let n = dr.create(&c1, b"reborn", Mode::Pcpu, PERMS, 1).unwrap();
+    let old = open(&n).unwrap();
+    dr.unregister(&c1, SEC).unwrap();
+
+    let c2 = dr.register(TestClient(log2.clone())).unwrap();
+    let n2 = dr.create(&c2, b"reborn", Mode::Pcpu, PERMS, 2).unwrap();
+    assert!(Arc::ptr_eq(&n, &n2), "the tombstone is reused");
+    assert_eq!(n2.stats().incarnation, 2);
+    assert!(call(&n2, handle(&old)).is_none(), "old descriptor gets the dead answers");
+    let new = open(&n2).unwrap();
+    let c = call(&n2, handle(&new)).unwrap();
+    assert_eq!(c.softc, 2);
+    drop(c);
+    assert_eq!(log2.opens.load(Ordering::SeqCst), 1);
+    close(&n2, old);
+    assert!(log2.closes.lock().unwrap().is_empty(), "closing the old file never calls the new client");
+    close(&n2, new);
+    assert_eq!(*log2.closes.lock().unwrap(), vec![1]);
+}
+
+#[test]
+fn reuse_with_other_permissions_or_mode_is_eexist() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).unwrap();
+    assert_eq!(dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).err(), Some(EEXIST), "live name");
+    dr.destroy(&n, SEC).unwrap();
+    let other = Perms { uid: 0, gid: 0, mode: 0o666 };
+    assert_eq!(dr.create(&c, b"perm", Mode::Pcpu, other, 0).err(), Some(EEXIST));
+    assert_eq!(dr.create(&c, b"perm", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
+    assert!(dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).is_ok());
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    for bad in [&b""[..], b"../x", b"a//b", b"/a", b"a/", b"sp ace", b"x\0y", &[b'a'; 64]] {
+        assert_eq!(dr.create(&c, bad, Mode::Pcpu, PERMS, 0).err(), Some(EINVAL), "{bad:?}");
+    }
+    let bad_perms = Perms { uid: 0, gid: 0, mode: 0o10000 };
+    assert_eq!(dr.create(&c, b"ok", Mode::Pcpu, bad_perms, 0).err(), Some(EINVAL));
+    let other = Devref::new(Mock { p: HostPlatform::new(), w: Arc::new(World::default()) }).unwrap();
+    let stranger = other.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    assert_eq!(dr.create(&stranger, b"ok", Mode::Pcpu, PERMS, 0).err(), Some(EINVAL));
+    assert_eq!(dr.unregister(&stranger, SEC), Err(EINVAL));
+}
+
+#[test]
+fn destroy_from_inside_its_own_call_is_deferred() {
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"self", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    {
+        let _c = call(&n, handle(&f)).unwrap();
+        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
+        assert!(call(&n, handle(&f)).is_none(), "closed at once");
+        assert_eq!(dr.unregister(&c, SEC), Err(EDEADLK));
+    }
+    // The deferred job finishes once the call has left.
+    let t = Instant::now();
+    while !w.log.lock().unwrap().iter().any(|l| l.contains("self: destroyed")) {
+        assert!(t.elapsed() < Duration::from_secs(5), "deferred destroy never finished");
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(log.closes.lock().unwrap().len(), 1);
+    close(&n, f);
+}
+
+#[test]
+fn a_file_closed_while_destroy_drains_is_released_once_and_freed() {
+    let _s = serial();
+    let (dr, _w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"race", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let g = open(&n).unwrap();
+    let (release, t) = hold_call(&n, &g);
+    let dr2 = dr.clone();
+    let n2 = n.clone();
+    let d = thread::spawn(move || dr2.destroy(&n2, SEC));
+    // Wait until destroy has closed the gate, then close the file.
+    while call(&n, handle(&f)).is_some() {
+        thread::yield_now();
+    }
+    close(&n, f);
+    drop(release);
+    t.join().unwrap();
+    d.join().unwrap().unwrap();
+    assert_eq!(log.closes.lock().unwrap().len(), 2, "each file released exactly once");
+    close(&n, g);
+    assert_eq!(log.closes.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn error_paths_leak_nothing() {
+    let _s = serial();
+    // Warm up lazily allocated host state (thread slots, membarrier).
+    {
+        let (dr, _w) = setup();
+        let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+        let n = dr.create(&c, b"warm", Mode::Counted, PERMS, 0).unwrap();
+        let f = open(&n).unwrap();
+        dr.unregister(&c, SEC).unwrap();
+        close(&n, f);
+    }
+    let before = LIVE.load(Ordering::SeqCst);
+    {
+        let (dr, w) = setup();
+        let log = Arc::new(ClientLog::default());
+        let c = dr.register(TestClient(log.clone())).unwrap();
+        // make_dev failure.
+        w.fail_make_dev.store(true, Ordering::SeqCst);
+        assert_eq!(dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(), Some(ENOMEM));
+        w.fail_make_dev.store(false, Ordering::SeqCst);
+        // Duplicate and bad names.
+        let n = dr.create(&c, b"x", Mode::Counted, PERMS, 0).unwrap();
+        assert_eq!(dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
+        assert_eq!(dr.create(&c, b"../x", Mode::Counted, PERMS, 0).err(), Some(EINVAL));
+        // The client refuses an open.
+        log.fail_open.store(true, Ordering::SeqCst);
+        assert_eq!(open(&n).err(), Some(EPERM));
+        log.fail_open.store(false, Ordering::SeqCst);
+        // Publishing the handle fails (devfs_set_cdevpriv): undone.
+        assert_eq!(n.open(0, 0, |_| Err(EBUSY)), Err(EBUSY));
+        assert_eq!(*log.closes.lock().unwrap(), vec![1], "the client's open was undone");
+        assert_eq!(n.stats().open_files, 0);
+        // A normal open left open across unregister (counted: destroy_dev
+        // would run the destructor; here the test does).
+        let f = open(&n).unwrap();
+        dr.unregister(&c, SEC).unwrap();
+        close(&n, f);
+        assert_eq!(w.events_live.load(Ordering::SeqCst), 0);
+        drop(n);
+    }
+    let after = LIVE.load(Ordering::SeqCst);
+    assert_eq!(before, after, "allocations leaked on error paths");
+}
+
+#[test]
+fn sysctl_views_list_devices_tombstones_and_clients() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let a = dr.create(&c, b"live", Mode::Pcpu, PERMS, 0).unwrap();
+    let t = dr.create(&c, b"tomb", Mode::Pcpu, PERMS, 0).unwrap();
+    dr.destroy(&t, SEC).unwrap();
+    let f = open(&a).unwrap();
+    for _ in 0..5 {
+        drop(call(&a, handle(&f)).unwrap());
+    }
+    let mut seen = Vec::new();
+    dr.for_each_node(|n| seen.push((n.name.as_str().to_string(), n.client, n.stats.alive, n.stats.calls)));
+    seen.sort();
+    assert_eq!(seen, vec![("live".into(), Some(c.id), true, 6), ("tomb".into(), None, false, 0)]);
+    let mut clients = Vec::new();
+    dr.for_each_client(|s| clients.push((s.id, s.devices)));
+    assert_eq!(clients, vec![(c.id, 1)]);
+    close(&a, f);
+}
