@@ -22,4 +22,5 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/event.h>
+#include <sys/taskqueue.h>
 #include <vm/uma.h>

@@ -47,12 +47,21 @@ devref_cdev_handle(void)
 	return (handle);
 }
 
+/*
+ * Each entry keeps a call mark in its frame while Rust and the client run
+ * (see devref_shim.h), so that a destroy issued from inside the call can
+ * tell and defer.
+ */
 static int
 devref_cdev_open(struct cdev *cdev, int oflags, int devtype __unused,
     struct thread *td)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int error;
 
-	return (devref_rs_open(cdev->si_drv1, oflags, td));
+	error = devref_rs_open(cdev->si_drv1, oflags, td);
+	DEVREF_CALL_UNMARK();
+	return (error);
 }
 
 /*
@@ -70,41 +79,59 @@ devref_cdev_close(struct cdev *cdev __unused, int fflag __unused,
 static int
 devref_cdev_read(struct cdev *cdev, struct uio *uio, int ioflag)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int error;
 
-	return (devref_rs_read(cdev->si_drv1, devref_cdev_handle(), uio,
-	    ioflag));
+	error = devref_rs_read(cdev->si_drv1, devref_cdev_handle(), uio,
+	    ioflag);
+	DEVREF_CALL_UNMARK();
+	return (error);
 }
 
 static int
 devref_cdev_write(struct cdev *cdev, struct uio *uio, int ioflag)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int error;
 
-	return (devref_rs_write(cdev->si_drv1, devref_cdev_handle(), uio,
-	    ioflag));
+	error = devref_rs_write(cdev->si_drv1, devref_cdev_handle(), uio,
+	    ioflag);
+	DEVREF_CALL_UNMARK();
+	return (error);
 }
 
 static int
 devref_cdev_ioctl(struct cdev *cdev, u_long cmd, caddr_t data, int fflag,
     struct thread *td)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int error;
 
-	return (devref_rs_ioctl(cdev->si_drv1, devref_cdev_handle(), cmd,
-	    data, fflag, td));
+	error = devref_rs_ioctl(cdev->si_drv1, devref_cdev_handle(), cmd,
+	    data, fflag, td);
+	DEVREF_CALL_UNMARK();
+	return (error);
 }
 
 static int
 devref_cdev_poll(struct cdev *cdev, int events, struct thread *td)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int revents;
 
-	return (devref_rs_poll(cdev->si_drv1, devref_cdev_handle(), events,
-	    td));
+	revents = devref_rs_poll(cdev->si_drv1, devref_cdev_handle(), events,
+	    td);
+	DEVREF_CALL_UNMARK();
+	return (revents);
 }
 
 static void
 devref_cdev_dtor(void *handle)
 {
+	DEVREF_CALL_MARK(devref_rs_handle_node(handle));
 
 	devref_rs_handle_dtor(handle);
+	DEVREF_CALL_UNMARK();
 }
 
 int

@@ -16,12 +16,14 @@
 #include <sys/pcpu.h>
 #include <sys/proc.h>
 #include <sys/smp.h>
+#include <sys/sysctl.h>
+#include <sys/taskqueue.h>
 #include <sys/time.h>
 #include <vm/uma.h>
 
 #include "devref_shim.h"
 
-static MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
+MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
 
 struct devref_lock {
 	struct mtx	dl_mtx;
@@ -203,3 +205,83 @@ devref_shim_uptime_ns(void)
 
 	return ((unsigned long)sbttons(sbinuptime()));
 }
+
+int
+devref_shim_in_call(const void *node)
+{
+	struct thread *td;
+	const unsigned long *p, *top;
+	volatile unsigned long here;
+
+	td = curthread;
+	top = (const unsigned long *)(td->td_kstack +
+	    ptoa(td->td_kstack_pages));
+	p = (const unsigned long *)__DEVOLATILE(unsigned long *, &here);
+	if ((vm_offset_t)p < td->td_kstack || p >= top)
+		return (0);
+	/* Live frames are above us: the stack grows down. */
+	for (; p + 1 < top; p++)
+		if (p[0] == DEVREF_CALL_MAGIC && p[1] == (unsigned long)node)
+			return (1);
+	return (0);
+}
+
+struct devref_deferred {
+	struct task	dd_task;
+	void		(*dd_fn)(void *);
+	void		*dd_arg;
+};
+
+static void
+devref_deferred_run(void *arg, int pending __unused)
+{
+	struct devref_deferred *dd;
+
+	dd = arg;
+	dd->dd_fn(dd->dd_arg);
+	free(dd, M_DEVREF);
+}
+
+void
+devref_shim_defer(void (*fn)(void *), void *arg)
+{
+	struct devref_deferred *dd;
+
+	dd = malloc(sizeof(*dd), M_DEVREF, M_WAITOK | M_ZERO);
+	dd->dd_fn = fn;
+	dd->dd_arg = arg;
+	TASK_INIT(&dd->dd_task, 0, devref_deferred_run, dd);
+	taskqueue_enqueue(taskqueue_thread, &dd->dd_task);
+}
+
+static SYSCTL_NODE(_kern, OID_AUTO, devref, CTLFLAG_RD | CTLFLAG_MPSAFE, 0,
+    "devref device framework");
+
+static int devref_kpi_version = DEVREF_KPI_VERSION;
+SYSCTL_INT(_kern_devref, OID_AUTO, kpi_version, CTLFLAG_RD,
+    &devref_kpi_version, 0, "Client KPI version");
+
+static int
+devref_sysctl_report(SYSCTL_HANDLER_ARGS)
+{
+	unsigned long len;
+	char *buf;
+	int error;
+
+	buf = devref_rs_report(arg2, &len);
+	if (buf == NULL)
+		return (ENOMEM);
+	error = SYSCTL_OUT(req, buf, len + 1);
+	free(buf, M_DEVREF);
+	return (error);
+}
+
+SYSCTL_PROC(_kern_devref, OID_AUTO, devices,
+    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, DEVREF_REPORT_DEVICES,
+    devref_sysctl_report, "A",
+    "Devices and tombstones: name mode client state incarnation calls "
+    "inside drains last_drain_us open_files");
+SYSCTL_PROC(_kern_devref, OID_AUTO, clients,
+    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, DEVREF_REPORT_CLIENTS,
+    devref_sysctl_report, "A",
+    "Registered clients: id name devices registered_since_s");

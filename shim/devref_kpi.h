@@ -65,21 +65,58 @@ struct devref_ops {
 	void		(*dro_purge)(void *softc);
 };
 
+/*
+ * Register a client.  ops must stay valid until unregister succeeds.
+ * EINVAL for a NULL or wrong-version table, ENOSPC when full.
+ */
 int	devref_client_register(const struct devref_ops *ops,
 	    struct devref_client **clientp);
+/*
+ * Destroy all of the client's devices and unregister it.  0: no op of the
+ * client runs any more and its text may go.  ETIMEDOUT/EINTR: a call would
+ * not leave in time; the client stays registered (its MOD_UNLOAD must
+ * return EBUSY) and may try again.  EDEADLK: called from inside one of its
+ * own ops.  timeout_ms < 0 waits without a timeout (still interruptible).
+ */
 int	devref_client_unregister(struct devref_client *client, int timeout_ms);
 
+/*
+ * Create /dev/<name> (up to DEVREF_NAMELEN - 1 bytes of [A-Za-z0-9._/-]).
+ * A DEVREF_MODE_PCPU name destroyed earlier this boot is reused, with the
+ * same uid, gid and perms only (devfs keeps them), else EEXIST.
+ */
 int	devref_dev_create(struct devref_client *client, const char *name,
 	    int mode, unsigned int uid, unsigned int gid, int perms,
 	    void *softc, struct devref_dev **devp);
+/*
+ * Destroy a device: new calls fail at once, sleepers are woken (purge hook,
+ * devref_sleep), running calls are waited for (never open files), then
+ * every open file's state is released through dro_close.  0 when done;
+ * ETIMEDOUT/EINTR: nothing torn down, the device stays closed, call again;
+ * EINPROGRESS: called from inside a call of this device, finished later on
+ * a taskqueue.  Counted devices are freed: dev is invalid after 0.
+ */
 int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
 
 /* malloc(9) for clients without C of their own; sleeps, never fails. */
 void	*devref_malloc(unsigned long size, unsigned long align);
 void	devref_free(void *p);
 
-int	devref_sleep(struct devref_dev *dev, void *chan, int timeout_ms);
-void	devref_wakeup(struct devref_dev *dev, void *chan);
+/*
+ * Sleeping inside an op.  devref_sleep_prepare() takes a ticket *before*
+ * the caller checks its condition; devref_sleep() then sleeps until a
+ * devref_wakeup() issued after the ticket was taken (so a wakeup between
+ * the check and the sleep is never lost), the timeout, a signal, or the
+ * device starting to close.  Returns 0, EWOULDBLOCK (timeout), EINTR, or
+ * ENXIO (the device is being destroyed: return to the caller at once).
+ * timeout_ms < 0 waits without a timeout.
+ */
+unsigned long devref_sleep_prepare(struct devref_dev *dev);
+int	devref_sleep(struct devref_dev *dev, unsigned long ticket,
+	    int timeout_ms);
+void	devref_wakeup(struct devref_dev *dev);
+
+/* Readiness changed: wake poll(2)/select(2)/kevent(2) waiters. */
 void	devref_notify(struct devref_dev *dev);
 
 #endif /* !_DEVREF_KPI_H_ */

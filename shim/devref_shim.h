@@ -16,8 +16,8 @@
 #include "devref_kpi.h"
 
 struct cdev;
+struct devref_events;
 struct devref_lock;
-struct devref_sel;
 
 /* Memory (malloc(9), M_DEVREF; always M_WAITOK | M_ZERO). */
 void	*devref_shim_alloc(unsigned long size, unsigned long align);
@@ -50,6 +50,29 @@ int	 devref_shim_sleep(struct devref_lock *l, const void *chan,
 void	 devref_shim_wakeup(const void *chan);
 unsigned long devref_shim_uptime_ns(void);
 
+/*
+ * A call's mark on its thread's kernel stack: every cdevsw entry keeps one
+ * in its frame while Rust and the client run, so that a destroy issued from
+ * inside a device's own call can find it and defer instead of waiting for
+ * itself.  devref_shim_in_call() scans the current thread's stack.
+ */
+#define	DEVREF_CALL_MAGIC	0x6c63666572766564ULL	/* "devrefcl" */
+#define	DEVREF_CALL_MARK(node)						\
+	volatile unsigned long _devref_mark[2] = { DEVREF_CALL_MAGIC,	\
+	    (unsigned long)(node) }
+#define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
+int	 devref_shim_in_call(const void *node);
+
+/* Run fn(arg) later on taskqueue_thread. */
+void	 devref_shim_defer(void (*fn)(void *), void *arg);
+
+/* A device's poll and kqueue waiters: a selinfo and its knlist. */
+struct devref_events *devref_shim_events_new(void);
+void	 devref_shim_events_wake(struct devref_events *ev);
+void	 devref_shim_events_drain(struct devref_events *ev);
+void	 devref_shim_events_record(struct devref_events *ev,
+	    struct thread *td);
+
 /* Device nodes. */
 int	 devref_shim_make_dev(const char *name, int mode, unsigned int uid,
 	    unsigned int gid, int perms, void *drv1, struct cdev **cdevp);
@@ -67,9 +90,16 @@ int	 devref_rs_ioctl(void *node, void *handle, unsigned long cmd,
 int	 devref_rs_poll(void *node, void *handle, int events,
 	    struct thread *td);
 void	 devref_rs_handle_dtor(void *handle);
+void	*devref_rs_handle_node(void *handle);
 
 /* Module events, called with Giant held. */
 int	 devref_rs_load(void);
 int	 devref_rs_unload(void);
+
+/* sysctl kern.devref.{devices,clients}: a NUL-terminated report allocated
+ * with M_DEVREF (the caller frees it with devref_shim_free). */
+#define	DEVREF_REPORT_DEVICES	0
+#define	DEVREF_REPORT_CLIENTS	1
+char	*devref_rs_report(int which, unsigned long *lenp);
 
 #endif /* !_DEVREF_SHIM_H_ */

@@ -56,6 +56,11 @@ impl<N> Handle<N> {
     pub fn incarnation(&self) -> u64 {
         self.incarnation
     }
+
+    /// The node it was opened on.
+    pub fn node_ptr(&self) -> *const N {
+        self.node
+    }
 }
 
 /// An intrusive list of handles, under the node's state lock.

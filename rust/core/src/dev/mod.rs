@@ -42,4 +42,4 @@ pub use handle::Handle;
 pub use kernel::{ClientOps, Kernel};
 pub use name::DevName;
 pub use node::{Call, Mode, Node, NodeStats, Perms};
-pub use registry::{ClientId, ClientStats, Devref, NodeInfo, MAX_CLIENTS, MAX_NODES};
+pub use registry::{ClientId, ClientRec, ClientStats, Devref, NodeInfo, MAX_CLIENTS, MAX_NODES};

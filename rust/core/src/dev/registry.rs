@@ -342,6 +342,18 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         }
     }
 
+    /// The node at `cookie` (its address), if devref still has it.
+    pub fn node_arc(&self, cookie: usize) -> Option<Arc<Node<K, C>>> {
+        self.k.with_lock(&self.reg, |r| {
+            r.nodes.iter().flatten().find(|n| n.cookie() == cookie).cloned()
+        })
+    }
+
+    /// The kernel's monotonic clock.
+    pub fn kernel_now_ns(&self) -> u64 {
+        self.k.now_ns()
+    }
+
     /// Number of registered clients.
     pub fn clients(&self) -> usize {
         self.k.with_lock(&self.reg, |r| r.clients.iter().flatten().count())

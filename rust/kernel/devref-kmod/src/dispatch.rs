@@ -1,38 +1,127 @@
-//! Entry points called by the shim's cdevsw (placeholder until the device
-//! layer lands: every node answers as a destroyed device would).
+//! The cdevsw entry points (called by shim/devref_cdev.c): enter the node's
+//! gate, check the file's incarnation, call the client, or answer as devfs
+//! does for a destroyed device.
 
 use core::ffi::{c_char, c_int, c_ulong, c_void};
+
+use devref_core::dev::{dead, missing, Handle};
 use devref_sys::kpi::{thread, uio};
+use devref_sys::shim;
 
-const ENXIO: c_int = 6;
-const EIO: c_int = 5;
+use crate::state::NodeK;
+
+/// # Safety
+/// `node` is a cdev's si_drv1: a node devref created, never freed while
+/// devfs can call the cdev.
+unsafe fn node<'a>(node: *mut c_void) -> Option<&'a NodeK> {
+    // SAFETY: per the contract.
+    unsafe { node.cast::<NodeK>().as_ref() }
+}
+
+type H = Handle<NodeK>;
 
 #[no_mangle]
-pub extern "C" fn devref_rs_open(_node: *mut c_void, _oflags: c_int, _td: *mut thread) -> c_int {
-    ENXIO
+pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread) -> c_int {
+    // SAFETY: called by devfs with si_drv1.
+    let Some(n) = (unsafe { node(n) }) else { return dead::OPEN };
+    let publish = |h: *mut H| {
+        // SAFETY: recording the handle as this file's cdevpriv.
+        match unsafe { shim::devref_shim_set_cdevpriv(h.cast()) } {
+            0 => Ok(()),
+            e => Err(e),
+        }
+    };
+    match n.open(oflags, td as usize, publish) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_read(_n: *mut c_void, _h: *mut c_void, _uio: *mut uio, _f: c_int) -> c_int {
-    EIO
+pub extern "C" fn devref_rs_read(n: *mut c_void, h: *mut c_void, uio: *mut uio, ioflag: c_int) -> c_int {
+    // SAFETY: si_drv1 and this file's cdevpriv (or NULL).
+    let Some(call) = (unsafe { node(n) }).and_then(|n| unsafe { n.call(h.cast::<H>()) }) else {
+        return dead::READ;
+    };
+    match call.ops.table().dro_read {
+        // SAFETY: the client's op, inside the gate.
+        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, uio, ioflag) },
+        None => missing::READ,
+    }
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_write(_n: *mut c_void, _h: *mut c_void, _uio: *mut uio, _f: c_int) -> c_int {
-    EIO
+pub extern "C" fn devref_rs_write(n: *mut c_void, h: *mut c_void, uio: *mut uio, ioflag: c_int) -> c_int {
+    // SAFETY: as in devref_rs_read.
+    let Some(call) = (unsafe { node(n) }).and_then(|n| unsafe { n.call(h.cast::<H>()) }) else {
+        return dead::WRITE;
+    };
+    match call.ops.table().dro_write {
+        // SAFETY: the client's op, inside the gate.
+        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, uio, ioflag) },
+        None => missing::WRITE,
+    }
 }
 
 #[no_mangle]
 pub extern "C" fn devref_rs_ioctl(
-    _n: *mut c_void, _h: *mut c_void, _cmd: c_ulong, _data: *mut c_char, _fflag: c_int, _td: *mut thread,
+    n: *mut c_void,
+    h: *mut c_void,
+    cmd: c_ulong,
+    data: *mut c_char,
+    fflag: c_int,
+    td: *mut thread,
 ) -> c_int {
-    ENXIO
+    // SAFETY: as in devref_rs_read.
+    let Some(call) = (unsafe { node(n) }).and_then(|n| unsafe { n.call(h.cast::<H>()) }) else {
+        return dead::IOCTL;
+    };
+    match call.ops.table().dro_ioctl {
+        // SAFETY: the client's op, inside the gate; data is devfs's copy.
+        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, cmd, data, fflag, td) },
+        None => missing::IOCTL,
+    }
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_poll(_n: *mut c_void, _h: *mut c_void, _events: c_int, _td: *mut thread) -> c_int {
-    0
+pub extern "C" fn devref_rs_poll(n: *mut c_void, h: *mut c_void, events: c_int, td: *mut thread) -> c_int {
+    // SAFETY: as in devref_rs_read.
+    let Some(node) = (unsafe { node(n) }) else { return dead::POLL };
+    // SAFETY: this file's cdevpriv (or NULL).
+    let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
+        return dead::POLL;
+    };
+    let Some(f) = call.ops.table().dro_poll else {
+        return events & missing::POLL_READY;
+    };
+    // SAFETY: the client's op, inside the gate.
+    let ask = || unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, events) };
+    let ready = ask();
+    if ready != 0 {
+        return ready;
+    }
+    // Record, then ask again: a notify between the two is not lost
+    // (selwakeup after our selrecord wakes us; before it, we see it).
+    node.with_events(|ev| {
+        // SAFETY: a live set of this incarnation; td is the caller.
+        unsafe { shim::devref_shim_events_record(ev.raw(), td.cast()) }
+    });
+    ask()
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_handle_dtor(_h: *mut c_void) {}
+pub extern "C" fn devref_rs_handle_node(h: *mut c_void) -> *mut c_void {
+    if h.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: a live cdevpriv handle.
+    unsafe { (*h.cast::<H>()).node_ptr().cast_mut().cast() }
+}
+
+#[no_mangle]
+pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
+    if !h.is_null() {
+        // SAFETY: devfs runs each file's destructor once.
+        unsafe { NodeK::release_handle(h.cast::<H>()) }
+    }
+}

@@ -1,11 +1,36 @@
-//! The exported client KPI (shim/devref_kpi.h).  Placeholder: registration
-//! is refused until the device layer lands.
+//! The exported client KPI (shim/devref_kpi.h): C calling conventions and
+//! argument checks around the core's registry.
 
-use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
-use devref_sys::kpi::{devref_client, devref_dev, devref_ops};
+use alloc::sync::Arc;
+use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
+use core::mem::ManuallyDrop;
+
+use devref_core::dev::{ClientRec, Mode, Perms, EINVAL, ENXIO};
+use devref_sys::kpi::{devref_client, devref_dev, devref_ops, DEVREF_KPI_VERSION};
 use devref_sys::shim;
 
-const ENOSYS: c_int = 78;
+use crate::ops::RawOps;
+use crate::state::{self, NodeK};
+
+/// KPI timeouts: < 0 none, else milliseconds.
+fn timeout_ns(ms: c_int) -> Option<u64> {
+    u64::try_from(ms).ok().map(|ms| ms.saturating_mul(1_000_000))
+}
+
+/// # Safety
+/// `c` is what devref_client_register stored, not yet unregistered.
+unsafe fn client(c: *mut devref_client) -> Option<ManuallyDrop<Arc<ClientRec<RawOps>>>> {
+    // SAFETY: per the contract: a pointer from Arc::into_raw whose count
+    // the client owns; borrowed here without taking one.
+    (!c.is_null()).then(|| ManuallyDrop::new(unsafe { Arc::from_raw(c.cast::<ClientRec<RawOps>>()) }))
+}
+
+/// # Safety
+/// `d` is a device pointer from devref_dev_create, not yet freed.
+unsafe fn node<'a>(d: *mut devref_dev) -> Option<&'a NodeK> {
+    // SAFETY: per the contract.
+    unsafe { d.cast::<NodeK>().as_ref() }
+}
 
 #[no_mangle]
 pub extern "C" fn devref_malloc(size: c_ulong, align: c_ulong) -> *mut c_void {
@@ -14,43 +39,144 @@ pub extern "C" fn devref_malloc(size: c_ulong, align: c_ulong) -> *mut c_void {
 }
 
 /// # Safety
-/// `p` came from devref_malloc.
+/// `p` came from devref_malloc (or is NULL).
 #[no_mangle]
 pub unsafe extern "C" fn devref_free(p: *mut c_void) {
+    if !p.is_null() {
+        // SAFETY: per the contract.
+        unsafe { shim::devref_shim_free(p) }
+    }
+}
+
+/// # Safety
+/// `ops` is NULL or a table that outlives the registration.
+#[no_mangle]
+pub unsafe extern "C" fn devref_client_register(ops: *const devref_ops, clientp: *mut *mut devref_client) -> c_int {
+    if ops.is_null() || clientp.is_null() {
+        return EINVAL;
+    }
+    // SAFETY: non-null, per the contract.
+    let t = unsafe { &*ops };
+    if t.dro_version != DEVREF_KPI_VERSION || (t.dro_size as usize) < core::mem::size_of::<devref_ops>() {
+        crate::log::line(format_args!(
+            "client registration refused: KPI version {} (size {}), devref speaks {}",
+            t.dro_version, t.dro_size, DEVREF_KPI_VERSION
+        ));
+        return EINVAL;
+    }
+    let Some(d) = state::get() else { return ENXIO };
     // SAFETY: per the contract.
-    unsafe { shim::devref_shim_free(p) }
+    match d.register(unsafe { RawOps::new(ops) }) {
+        Ok(rec) => {
+            // SAFETY: valid out pointer (checked non-null).
+            unsafe { *clientp = Arc::into_raw(rec).cast_mut().cast() };
+            0
+        }
+        Err(e) => e,
+    }
 }
 
+/// # Safety
+/// `c` came from devref_client_register and was not unregistered.
 #[no_mangle]
-pub extern "C" fn devref_client_register(_ops: *const devref_ops, _clientp: *mut *mut devref_client) -> c_int {
-    ENOSYS
+pub unsafe extern "C" fn devref_client_unregister(c: *mut devref_client, timeout_ms: c_int) -> c_int {
+    let Some(d) = state::get() else { return ENXIO };
+    // SAFETY: per the contract.
+    let Some(rec) = (unsafe { client(c) }) else { return EINVAL };
+    match d.unregister(&rec, timeout_ns(timeout_ms)) {
+        Ok(()) => {
+            // The client's reference goes with its registration.
+            drop(ManuallyDrop::into_inner(rec));
+            0
+        }
+        Err(e) => e,
+    }
 }
 
+/// # Safety
+/// `c` is a registered client; `name` is NULL or a C string; `devp` valid.
 #[no_mangle]
-pub extern "C" fn devref_client_unregister(_client: *mut devref_client, _timeout_ms: c_int) -> c_int {
-    ENOSYS
-}
-
-#[no_mangle]
-pub extern "C" fn devref_dev_create(
-    _client: *mut devref_client, _name: *const c_char, _mode: c_int, _uid: c_uint, _gid: c_uint,
-    _perms: c_int, _softc: *mut c_void, _devp: *mut *mut devref_dev,
+pub unsafe extern "C" fn devref_dev_create(
+    c: *mut devref_client,
+    name: *const c_char,
+    mode: c_int,
+    uid: c_uint,
+    gid: c_uint,
+    perms: c_int,
+    softc: *mut c_void,
+    devp: *mut *mut devref_dev,
 ) -> c_int {
-    ENOSYS
+    let Some(d) = state::get() else { return ENXIO };
+    // SAFETY: per the contract.
+    let Some(rec) = (unsafe { client(c) }) else { return EINVAL };
+    if name.is_null() || devp.is_null() {
+        return EINVAL;
+    }
+    // SAFETY: a C string from the client.
+    let name = unsafe { CStr::from_ptr(name) }.to_bytes();
+    let mode = match mode as u32 {
+        devref_sys::kpi::DEVREF_MODE_PCPU => Mode::Pcpu,
+        devref_sys::kpi::DEVREF_MODE_COUNTED => Mode::Counted,
+        _ => return EINVAL,
+    };
+    let Ok(perms) = u32::try_from(perms) else { return EINVAL };
+    let perms = Perms { uid, gid, mode: perms };
+    match d.create(&rec, name, mode, perms, softc as usize) {
+        Ok(n) => {
+            // The registry keeps the node; the client borrows it.
+            // SAFETY: valid out pointer (checked non-null).
+            unsafe { *devp = Arc::as_ptr(&n).cast_mut().cast() };
+            0
+        }
+        Err(e) => e,
+    }
 }
 
+/// # Safety
+/// `dev` came from devref_dev_create and was not freed.
 #[no_mangle]
-pub extern "C" fn devref_dev_destroy(_dev: *mut devref_dev, _timeout_ms: c_int) -> c_int {
-    ENOSYS
+pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_int) -> c_int {
+    let Some(d) = state::get() else { return ENXIO };
+    let Some(n) = d.node_arc(dev as usize) else { return EINVAL };
+    match d.destroy(&n, timeout_ns(timeout_ms)) {
+        Ok(()) => 0,
+        Err(e) => e,
+    }
 }
 
+/// # Safety
+/// `dev` is a live device of the calling client.
 #[no_mangle]
-pub extern "C" fn devref_sleep(_dev: *mut devref_dev, _chan: *mut c_void, _timeout_ms: c_int) -> c_int {
-    ENOSYS
+pub unsafe extern "C" fn devref_sleep_prepare(dev: *mut devref_dev) -> c_ulong {
+    // SAFETY: per the contract.
+    unsafe { node(dev) }.map_or(0, |n| n.sleep_ticket())
 }
 
+/// # Safety
+/// `dev` is a live device of the calling client.
 #[no_mangle]
-pub extern "C" fn devref_wakeup(_dev: *mut devref_dev, _chan: *mut c_void) {}
+pub unsafe extern "C" fn devref_sleep(dev: *mut devref_dev, ticket: c_ulong, timeout_ms: c_int) -> c_int {
+    // SAFETY: per the contract.
+    let Some(n) = (unsafe { node(dev) }) else { return EINVAL };
+    n.sleep(ticket, timeout_ns(timeout_ms))
+}
 
+/// # Safety
+/// `dev` is a live device of the calling client.
 #[no_mangle]
-pub extern "C" fn devref_notify(_dev: *mut devref_dev) {}
+pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
+    // SAFETY: per the contract.
+    if let Some(n) = unsafe { node(dev) } {
+        n.wakeup();
+    }
+}
+
+/// # Safety
+/// `dev` is a live device of the calling client.
+#[no_mangle]
+pub unsafe extern "C" fn devref_notify(dev: *mut devref_dev) {
+    // SAFETY: per the contract.
+    if let Some(n) = unsafe { node(dev) } {
+        n.notify();
+    }
+}

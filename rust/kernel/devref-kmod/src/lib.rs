@@ -7,11 +7,16 @@
 
 extern crate alloc;
 
+mod dispatch;
 mod kalloc;
+mod kernel;
 mod kpi;
 mod log;
-mod dispatch;
 mod module;
+mod ops;
+mod platform;
+mod report;
+mod state;
 
 use core::panic::PanicInfo;
 

@@ -35,7 +35,7 @@ impl Perms {
 
 /// A device created by this client: notify pollers, sleep on it.
 pub struct DeviceRef {
-    raw: *mut kpi::devref_dev,
+    pub(crate) raw: *mut kpi::devref_dev,
 }
 
 // SAFETY: devref's device functions may be called from any thread.
@@ -46,14 +46,63 @@ unsafe impl Sync for DeviceRef {}
 impl DeviceRef {
     /// Tell devref that readiness changed: wakes poll/select/kqueue waiters.
     pub fn notify(&self) {
-        // SAFETY: raw is a device of a registered client (see Client).
-        unsafe { kpi::devref_notify(self.raw) }
+        if !self.raw.is_null() {
+            // SAFETY: raw is a device of a registered client (see Client).
+            unsafe { kpi::devref_notify(self.raw) }
+        }
+    }
+
+    /// Take a sleep ticket *before* checking the condition to wait for.
+    pub fn sleep_ticket(&self) -> SleepTicket {
+        if self.raw.is_null() {
+            return SleepTicket(0);
+        }
+        // SAFETY: as in notify.
+        SleepTicket(unsafe { kpi::devref_sleep_prepare(self.raw) })
+    }
+
+    /// Sleep until a [`DeviceRef::wakeup`] after `ticket` was taken (`Ok`),
+    /// the timeout ([`Error::Again`]; `None`: no timeout), a signal
+    /// ([`Error::Interrupted`]) or the device closing ([`Error::NoDevice`]:
+    /// return to the caller at once).
+    pub fn sleep(&self, ticket: SleepTicket, timeout_ms: Option<u32>) -> Result<()> {
+        if self.raw.is_null() {
+            return Err(Error::NoDevice);
+        }
+        let ms = timeout_ms.map_or(-1, |m| i32::try_from(m).unwrap_or(i32::MAX));
+        // SAFETY: as in notify.
+        check(unsafe { kpi::devref_sleep(self.raw, ticket.0, ms) })
+    }
+
+    /// Wake every sleeper of the device.
+    pub fn wakeup(&self) {
+        if !self.raw.is_null() {
+            // SAFETY: as in notify.
+            unsafe { kpi::devref_wakeup(self.raw) }
+        }
     }
 }
 
+/// See [`DeviceRef::sleep_ticket`].
+#[derive(Clone, Copy, Debug)]
+pub struct SleepTicket(core::ffi::c_ulong);
+
 struct Created<D> {
-    raw: *mut kpi::devref_dev,
-    softc: *mut D,
+    softc: *mut Softc<D>,
+}
+
+/// What devref holds as a device's softc: the driver's device and the
+/// devref handle of the node it serves (set once create returns; an op
+/// that runs earlier sees a null one and cannot sleep).
+pub(crate) struct Softc<D> {
+    pub(crate) dev: core::sync::atomic::AtomicPtr<kpi::devref_dev>,
+    pub(crate) device: D,
+}
+
+impl<D> Softc<D> {
+    pub(crate) fn dev_ref(&self) -> DeviceRef {
+        DeviceRef { raw: self.dev.load(core::sync::atomic::Ordering::Acquire) }
+    }
 }
 
 /// A registered devref client whose devices are all of type `D`.
@@ -77,7 +126,10 @@ impl<D: Device> Client<D> {
 
     /// Create a device node /dev/`name` served by `dev`.
     pub fn create(&mut self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<DeviceRef> {
-        let softc = Box::into_raw(Box::new(dev));
+        let softc = Box::into_raw(Box::new(Softc {
+            dev: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+            device: dev,
+        }));
         let mode = match mode {
             Mode::Pcpu => kpi::DEVREF_MODE_PCPU,
             Mode::Counted => kpi::DEVREF_MODE_COUNTED,
@@ -102,7 +154,9 @@ impl<D: Device> Client<D> {
             drop(unsafe { Box::from_raw(softc) });
             return Err(err);
         }
-        self.devices.push(Created { raw, softc });
+        // SAFETY: softc is ours until unregister.
+        unsafe { (*softc).dev.store(raw, core::sync::atomic::Ordering::Release) };
+        self.devices.push(Created { softc });
         Ok(DeviceRef { raw })
     }
 
@@ -116,7 +170,6 @@ impl<D: Device> Client<D> {
             return Err((self, err));
         }
         for d in &self.devices {
-            let _ = d.raw;
             // SAFETY: devref guarantees no op runs after a successful
             // unregister, so nothing references the softc any more.
             drop(unsafe { Box::from_raw(d.softc) });

@@ -20,7 +20,7 @@ mod ops;
 #[cfg(feature = "runtime")]
 mod runtime;
 
-pub use client::{Client, DeviceRef, Mode, Perms};
+pub use client::{Client, DeviceRef, Mode, Perms, SleepTicket};
 pub use error::{Error, Result};
 pub use ioctl::{ioc, ioc_len, IoctlArg, Pod, IOC_IN, IOC_INOUT, IOC_OUT, IOC_VOID};
 
@@ -45,15 +45,16 @@ pub trait Device: Send + Sync + 'static {
     /// open(2).
     fn open(&self, oflags: i32) -> Result<Self::Open>;
 
-    /// ioctl(2).  Unknown commands must answer [`Error::NotTty`].
-    fn ioctl(&self, _open: &Self::Open, _arg: &mut IoctlArg<'_>) -> Result<()> {
+    /// ioctl(2).  Unknown commands must answer [`Error::NotTty`].  `dev`
+    /// is this device: sleep on it, wake it, notify its pollers.
+    fn ioctl(&self, _dev: &DeviceRef, _open: &Self::Open, _arg: &mut IoctlArg<'_>) -> Result<()> {
         Err(Error::NotTty)
     }
 
     /// poll(2): the subset of `events` that is ready now.  Must not sleep.
     /// When nothing is ready devref records the caller and the driver calls
     /// [`DeviceRef::notify`] when that changes.
-    fn poll(&self, _open: &Self::Open, events: i32) -> i32 {
+    fn poll(&self, _dev: &DeviceRef, _open: &Self::Open, events: i32) -> i32 {
         events & (poll::POLLIN | poll::POLLOUT | poll::POLLRDNORM | poll::POLLWRNORM)
     }
 

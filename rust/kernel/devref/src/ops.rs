@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 
 use devref_sys::kpi::{devref_ops, thread, uio, DEVREF_KPI_VERSION};
 
+use crate::client::Softc;
 use crate::ioctl::{ioc_len, IoctlArg};
 use crate::Device;
 
@@ -29,9 +30,9 @@ impl<D: Device> Ops<D> {
 /// # Safety
 /// `softc` is the `Box<D>` given to devref_dev_create, alive while devref
 /// may call an op (it is freed only after unregister returned 0).
-unsafe fn device<'a, D: Device>(softc: *mut c_void) -> &'a D {
+unsafe fn device<'a, D: Device>(softc: *mut c_void) -> &'a Softc<D> {
     // SAFETY: see above.
-    unsafe { &*softc.cast::<D>() }
+    unsafe { &*softc.cast::<Softc<D>>() }
 }
 
 /// # Safety
@@ -50,7 +51,7 @@ unsafe extern "C" fn open<D: Device>(
 ) -> c_int {
     // SAFETY: devref passes the softc of a live device.
     let dev = unsafe { device::<D>(softc) };
-    match dev.open(oflags) {
+    match dev.device.open(oflags) {
         Ok(state) => {
             // SAFETY: devref passes a valid out pointer.
             unsafe { *privp = Box::into_raw(Box::new(state)).cast() };
@@ -87,7 +88,7 @@ unsafe extern "C" fn ioctl<D: Device>(
         // kernel buffer), valid for the whole call.
         unsafe { core::slice::from_raw_parts_mut(data.cast::<u8>(), len) }
     };
-    match dev.ioctl(st, &mut IoctlArg::new(cmd, buf)) {
+    match dev.device.ioctl(&dev.dev_ref(), st, &mut IoctlArg::new(cmd, buf)) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -96,12 +97,12 @@ unsafe extern "C" fn ioctl<D: Device>(
 unsafe extern "C" fn poll<D: Device>(softc: *mut c_void, priv_: *mut c_void, events: c_int) -> c_int {
     // SAFETY: live device and open state (see `device`, `open_state`).
     let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
-    dev.poll(st, events)
+    dev.device.poll(&dev.dev_ref(), st, events)
 }
 
 unsafe extern "C" fn purge<D: Device>(softc: *mut c_void) {
     // SAFETY: live device (see `device`).
-    unsafe { device::<D>(softc) }.purge()
+    unsafe { device::<D>(softc) }.device.purge()
 }
 
 // read/write are not offered to Rust clients yet: devref answers ENODEV.

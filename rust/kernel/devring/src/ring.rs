@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use devref::{ioc, poll, Device, Error, IoctlArg, Result, IOC_INOUT, IOC_OUT};
+use devref::{ioc, poll, Device, DeviceRef, Error, IoctlArg, Result, IOC_IN, IOC_INOUT, IOC_OUT};
 
 /// Slots in each open file's ring (a power of two).
 pub const DEVRING_SLOTS: u32 = 1024;
@@ -32,6 +32,8 @@ devref::ioctl_struct! {
 pub const DEVRING_IOC_SYNC: u64 = ioc(IOC_INOUT, b'R', 1, core::mem::size_of::<RingSync>());
 /// _IOR('R', 0, struct devring_info)
 pub const DEVRING_IOC_INFO: u64 = ioc(IOC_OUT, b'R', 0, core::mem::size_of::<RingInfo>());
+/// _IOW('R', 2, uint32_t): sleep inside the driver (for tests of destroy).
+pub const DEVRING_IOC_SLEEP: u64 = ioc(IOC_IN, b'R', 2, core::mem::size_of::<u32>());
 
 /// One devring device.
 pub struct Ring {
@@ -58,7 +60,7 @@ impl Device for Ring {
         Ok(OpenRing { tail: AtomicU32::new(0) })
     }
 
-    fn ioctl(&self, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
+    fn ioctl(&self, dev: &DeviceRef, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
         match arg.cmd() {
             DEVRING_IOC_SYNC => {
                 let mut s: RingSync = arg.read()?;
@@ -78,11 +80,20 @@ impl Device for Ring {
                 pad: 0,
                 syncs: self.syncs.load(Ordering::Relaxed),
             }),
+            DEVRING_IOC_SLEEP => {
+                let ms: u32 = arg.read()?;
+                // Nobody wakes this device's sleepers, so only the timeout,
+                // a signal or the device closing end the sleep.
+                match dev.sleep(dev.sleep_ticket(), Some(ms)) {
+                    Ok(()) | Err(Error::Again) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
             _ => Err(Error::NotTty),
         }
     }
 
-    fn poll(&self, _open: &OpenRing, events: i32) -> i32 {
+    fn poll(&self, _dev: &DeviceRef, _open: &OpenRing, events: i32) -> i32 {
         // Transmission is immediate: there is always room to write.
         events & (poll::POLLOUT | poll::POLLWRNORM)
     }

@@ -1,0 +1,123 @@
+//! The device layer's kernel services on FreeBSD: make_dev_s/destroy_dev,
+//! selinfo + knlist, taskqueue_thread, the stack call marks, the console.
+
+use alloc::boxed::Box;
+use core::ffi::{c_char, c_void};
+use core::fmt;
+use core::ptr::NonNull;
+
+use devref_core::dev::{DevName, Errno, Kernel, Mode, Perms, ENOMEM};
+use devref_sys::shim;
+
+use crate::log;
+use crate::platform::FreeBsd;
+
+/// A node's `struct cdev *`.
+pub struct Cdev(NonNull<shim::cdev>);
+
+// SAFETY: a cdev pointer may be used from any thread.
+unsafe impl Send for Cdev {}
+// SAFETY: as above.
+unsafe impl Sync for Cdev {}
+
+/// An incarnation's selinfo + knlist.
+pub struct Events(NonNull<shim::devref_events>);
+
+// SAFETY: the shim's functions lock what they touch.
+unsafe impl Send for Events {}
+// SAFETY: as above.
+unsafe impl Sync for Events {}
+
+impl Events {
+    pub fn raw(&self) -> *mut shim::devref_events {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        // Never used again after this (events_drain consumes it, and a
+        // set that was never published has no waiters).
+        // SAFETY: a live set from devref_shim_events_new.
+        unsafe { shim::devref_shim_events_drain(self.0.as_ptr()) }
+    }
+}
+
+extern "C" fn run_deferred(arg: *mut c_void) {
+    // SAFETY: arg is the Box<Box<dyn FnOnce>> leaked by `defer`, run once.
+    let job = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
+    job();
+}
+
+impl Kernel for FreeBsd {
+    type Cdev = Cdev;
+    type Events = Events;
+    /// The mark is the cdevsw entry's frame (shim/devref_cdev.c).
+    type CallMark = ();
+
+    fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize) -> Result<Cdev, Errno> {
+        let mut buf = [0u8; 64];
+        let n = name.as_bytes();
+        buf.get_mut(..n.len()).ok_or(ENOMEM)?.copy_from_slice(n);
+        let m = match mode {
+            Mode::Pcpu => devref_sys::kpi::DEVREF_MODE_PCPU,
+            Mode::Counted => devref_sys::kpi::DEVREF_MODE_COUNTED,
+        };
+        let mut cdev = core::ptr::null_mut();
+        // SAFETY: buf is NUL-terminated (DevName is at most 63 bytes);
+        // cookie is the node, which outlives the cdev.
+        let e = unsafe {
+            shim::devref_shim_make_dev(
+                buf.as_ptr().cast::<c_char>(),
+                m as i32,
+                perms.uid,
+                perms.gid,
+                perms.mode as i32,
+                cookie as *mut c_void,
+                &mut cdev,
+            )
+        };
+        if e != 0 {
+            return Err(e);
+        }
+        NonNull::new(cdev).map(Cdev).ok_or(ENOMEM)
+    }
+
+    fn destroy_node(&self, cdev: Cdev) {
+        // SAFETY: a counted node's cdev, destroyed once.
+        unsafe { shim::devref_shim_destroy_dev(cdev.0.as_ptr()) }
+    }
+
+    fn events_new(&self) -> Option<Events> {
+        // SAFETY: plain allocation.
+        NonNull::new(unsafe { shim::devref_shim_events_new() }).map(Events)
+    }
+
+    fn events_wake(&self, ev: &Events) {
+        // SAFETY: a live set.
+        unsafe { shim::devref_shim_events_wake(ev.raw()) }
+    }
+
+    fn events_drain(&self, ev: Events) {
+        drop(ev);
+    }
+
+    fn defer(&self, job: Box<dyn FnOnce() + Send>) {
+        let arg = Box::into_raw(Box::new(job)).cast::<c_void>();
+        // SAFETY: run_deferred takes ownership of arg exactly once.
+        unsafe { shim::devref_shim_defer(Some(run_deferred), arg) }
+    }
+
+    fn mark_call(&self, _node: usize) {}
+
+    fn unmark_call(&self, _m: ()) {}
+
+    fn in_call(&self, node: usize) -> bool {
+        // SAFETY: scans the current thread's own kernel stack.
+        unsafe { shim::devref_shim_in_call(node as *const c_void) != 0 }
+    }
+
+    fn log(&self, args: fmt::Arguments<'_>) {
+        log::line(args);
+    }
+}
