@@ -16,6 +16,8 @@
 #include <sys/proc.h>
 #include <sys/uio.h>
 
+#include <vm/vm.h>
+
 #include "devref_shim.h"
 
 static d_open_t		devref_cdev_open;
@@ -24,6 +26,8 @@ static d_read_t		devref_cdev_read;
 static d_write_t	devref_cdev_write;
 static d_ioctl_t	devref_cdev_ioctl;
 static d_poll_t		devref_cdev_poll;
+static d_kqfilter_t	devref_cdev_kqfilter;
+static d_mmap_single_t	devref_cdev_mmap_single;
 
 static struct cdevsw devref_cdevsw = {
 	.d_version =	D_VERSION,
@@ -35,6 +39,8 @@ static struct cdevsw devref_cdevsw = {
 	.d_write =	devref_cdev_write,
 	.d_ioctl =	devref_cdev_ioctl,
 	.d_poll =	devref_cdev_poll,
+	.d_kqfilter =	devref_cdev_kqfilter,
+	.d_mmap_single = devref_cdev_mmap_single,
 };
 
 static void *
@@ -123,6 +129,31 @@ devref_cdev_poll(struct cdev *cdev, int events, struct thread *td)
 	    td);
 	DEVREF_CALL_UNMARK();
 	return (revents);
+}
+
+static int
+devref_cdev_kqfilter(struct cdev *cdev, struct knote *kn)
+{
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	int error;
+
+	error = devref_rs_kqfilter(cdev->si_drv1, devref_cdev_handle(), kn);
+	DEVREF_CALL_UNMARK();
+	return (error);
+}
+
+/*
+ * No managed pager yet: ENODEV makes the kernel fall back to d_mmap, which
+ * devref does not provide, so mmap(2) fails.  Once the pager lands this
+ * must never answer ENODEV (the fallback would be an unmanaged object).
+ */
+static int
+devref_cdev_mmap_single(struct cdev *cdev __unused,
+    vm_ooffset_t *offset __unused, vm_size_t size __unused,
+    struct vm_object **object __unused, int nprot __unused)
+{
+
+	return (ENODEV);
 }
 
 static void

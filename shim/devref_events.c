@@ -52,6 +52,81 @@ devref_shim_events_record(struct devref_events *ev, struct thread *td)
 	selrecord(td, &ev->de_sel);
 }
 
+/*
+ * kqueue.  The filterops live here, in resident devref.ko: a knote keeps
+ * its kn_fop after the device and the client are gone.  kn_hook is the
+ * file's devref handle, valid while the knote is on the list (closing the
+ * file detaches its knotes first); once the list has been cleared the
+ * knote carries EV_EOF and f_event answers without touching the hook.
+ */
+static void
+devref_kn_detach(struct knote *kn)
+{
+
+	devref_rs_kn_detach(kn->kn_hook, kn);
+}
+
+static int
+devref_kn_event(struct knote *kn, long hint __unused)
+{
+	int ready;
+
+	if ((kn->kn_flags & EV_EOF) != 0)
+		return (1);
+	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
+	if (ready < 0) {
+		kn->kn_flags |= EV_EOF;
+		return (1);
+	}
+	return (ready);
+}
+
+static const struct filterops devref_read_filtops = {
+	.f_isfd = 1,
+	.f_detach = devref_kn_detach,
+	.f_event = devref_kn_event,
+};
+
+static const struct filterops devref_write_filtops = {
+	.f_isfd = 1,
+	.f_detach = devref_kn_detach,
+	.f_event = devref_kn_event,
+};
+
+int
+devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
+    void *handle)
+{
+
+	switch (kn->kn_filter) {
+	case EVFILT_READ:
+		kn->kn_fop = &devref_read_filtops;
+		break;
+	case EVFILT_WRITE:
+		kn->kn_fop = &devref_write_filtops;
+		break;
+	default:
+		return (EINVAL);
+	}
+	kn->kn_hook = handle;
+	knlist_add(&ev->de_sel.si_note, kn, 0);
+	return (0);
+}
+
+void
+devref_shim_kn_remove(struct devref_events *ev, struct knote *kn)
+{
+
+	knlist_remove(&ev->de_sel.si_note, kn, 0);
+}
+
+int
+devref_shim_kn_filter(struct knote *kn)
+{
+
+	return (kn->kn_filter);
+}
+
 void
 devref_shim_events_drain(struct devref_events *ev)
 {
@@ -62,3 +137,6 @@ devref_shim_events_drain(struct devref_events *ev)
 	mtx_destroy(&ev->de_mtx);
 	free(ev, M_DEVREF);
 }
+
+_Static_assert(DEVREF_EVFILT_READ == EVFILT_READ, "EVFILT_READ");
+_Static_assert(DEVREF_EVFILT_WRITE == EVFILT_WRITE, "EVFILT_WRITE");

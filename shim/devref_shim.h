@@ -17,6 +17,7 @@
 
 struct cdev;
 struct devref_events;
+struct knote;
 struct devref_lock;
 
 /* Memory (malloc(9), M_DEVREF; always M_WAITOK | M_ZERO). */
@@ -72,6 +73,12 @@ void	 devref_shim_events_wake(struct devref_events *ev);
 void	 devref_shim_events_drain(struct devref_events *ev);
 void	 devref_shim_events_record(struct devref_events *ev,
 	    struct thread *td);
+int	 devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
+	    void *handle);
+void	 devref_shim_kn_remove(struct devref_events *ev, struct knote *kn);
+int	 devref_shim_kn_filter(struct knote *kn);
+#define	DEVREF_EVFILT_READ	(-1)	/* EVFILT_READ */
+#define	DEVREF_EVFILT_WRITE	(-2)	/* EVFILT_WRITE */
 
 /* Device nodes. */
 int	 devref_shim_make_dev(const char *name, int mode, unsigned int uid,
@@ -89,6 +96,10 @@ int	 devref_rs_ioctl(void *node, void *handle, unsigned long cmd,
 	    char *data, int fflag, struct thread *td);
 int	 devref_rs_poll(void *node, void *handle, int events,
 	    struct thread *td);
+int	 devref_rs_kqfilter(void *node, void *handle, struct knote *kn);
+/* 1 ready, 0 not, -1 the device is gone (EV_EOF). */
+int	 devref_rs_kn_event(void *handle, int filter);
+void	 devref_rs_kn_detach(void *handle, struct knote *kn);
 void	 devref_rs_handle_dtor(void *handle);
 void	*devref_rs_handle_node(void *handle);
 

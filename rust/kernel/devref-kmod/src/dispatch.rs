@@ -4,7 +4,7 @@
 
 use core::ffi::{c_char, c_int, c_ulong, c_void};
 
-use devref_core::dev::{dead, missing, Handle};
+use devref_core::dev::{dead, missing, Handle, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use devref_sys::kpi::{thread, uio};
 use devref_sys::shim;
 
@@ -124,4 +124,54 @@ pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
         // SAFETY: devfs runs each file's destructor once.
         unsafe { NodeK::release_handle(h.cast::<H>()) }
     }
+}
+
+#[no_mangle]
+pub extern "C" fn devref_rs_kqfilter(n: *mut c_void, h: *mut c_void, kn: *mut shim::knote) -> c_int {
+    // SAFETY: as in devref_rs_read.
+    let Some(node) = (unsafe { node(n) }) else { return dead::KQFILTER };
+    // SAFETY: this file's cdevpriv (or NULL).
+    let Some(_call) = (unsafe { node.call(h.cast::<H>()) }) else {
+        return dead::KQFILTER;
+    };
+    // Attach to this incarnation's list while inside the gate: destroy
+    // clears the list only after the gate has drained.
+    node.with_events(|ev| {
+        // SAFETY: a live list; kn is the knote devfs is attaching.
+        unsafe { shim::devref_shim_kn_attach(ev.raw(), kn, h) }
+    })
+    .unwrap_or(dead::KQFILTER)
+}
+
+#[no_mangle]
+pub extern "C" fn devref_rs_kn_event(h: *mut c_void, filter: c_int) -> c_int {
+    if h.is_null() {
+        return -1;
+    }
+    // SAFETY: the knote is on its list, so the file and its handle live.
+    let node = unsafe { &*(*h.cast::<H>()).node_ptr() };
+    // SAFETY: as above.
+    let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
+        return -1;
+    };
+    let want = if filter == shim::DEVREF_EVFILT_WRITE { POLLOUT | POLLWRNORM } else { POLLIN | POLLRDNORM };
+    let ready = match call.ops.table().dro_poll {
+        // SAFETY: the client's op, inside the gate; must not sleep (KPI).
+        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, want) },
+        None => want & missing::POLL_READY,
+    };
+    c_int::from(ready != 0)
+}
+
+#[no_mangle]
+pub extern "C" fn devref_rs_kn_detach(h: *mut c_void, kn: *mut shim::knote) {
+    if h.is_null() {
+        return;
+    }
+    // SAFETY: f_detach runs only while the knote is on its list.
+    let node = unsafe { &*(*h.cast::<H>()).node_ptr() };
+    node.with_events(|ev| {
+        // SAFETY: the knote is on this incarnation's list.
+        unsafe { shim::devref_shim_kn_remove(ev.raw(), kn) }
+    });
 }

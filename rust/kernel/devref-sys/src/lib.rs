@@ -15,7 +15,7 @@ pub mod shim {
     include!(concat!(env!("OUT_DIR"), "/shim.rs"));
 }
 
-// The layout both sides compile against; shim/devref_kpi.c asserts the
+// The layout both sides compile against; shim/devref_module.c asserts the
 // same numbers with _Static_assert, so a header change that moves a field
 // fails to build on whichever side was not updated.
 static_assertions::const_assert_eq!(core::mem::size_of::<kpi::devref_ops>(), 72);
