@@ -12,10 +12,13 @@
 //! purge hook (wake the driver's sleepers so they return ENXIO), and waits
 //! for the calls inside to leave, woken by the last one.  `finish` runs the
 //! caller's teardown once the device is Drained and only then marks it
-//! Dead.  The dispatch layer builds on this; it is deliberately small.
+//! Dead.  `revive` brings a Dead device back (Dead → Alive) for a node that
+//! outlives its devices (devref's eternal nodes): its `attach` runs while
+//! the gate is drained, so nothing inside can see the change half done.
+//! The dispatch layer (`dev`) builds on this; it is deliberately small.
 
 use crate::gate::{DrainError, Gate, GateGuard, Gone};
-use crate::platform::Platform;
+use crate::platform::{Platform, WaitOutcome};
 
 /// Where a device is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +96,73 @@ impl<P: Platform> Lifecycle<P> {
         Some(Lifecycle { gate, inner })
     }
 
+    /// A Dead device whose gate is drained: [`Lifecycle::revive`] brings it
+    /// to life.  `None` when memory is short.
+    pub fn new_dead(platform: P) -> Option<Self> {
+        let l = Self::new(platform)?;
+        l.gate.close();
+        l.gate.close_and_drain(Some(0)).ok()?;
+        l.gate.platform().with_lock(&l.inner, |i| i.state = DevState::Dead);
+        Some(l)
+    }
+
+    /// Dead → Alive.  `attach` runs with the gate drained (no call inside,
+    /// none can enter), then the gate reopens; an entry that gets in sees
+    /// everything `attach` wrote (the reopen is a release store, entry an
+    /// acquire load).  Refused unless Dead.
+    pub fn revive(&self, attach: impl FnOnce()) -> Result<(), LifecycleError> {
+        let p = self.gate.platform();
+        p.with_lock(&self.inner, |i| {
+            if i.tearing_down {
+                return Err(LifecycleError::Busy);
+            }
+            if i.state != DevState::Dead {
+                return Err(LifecycleError::BadState(i.state));
+            }
+            attach();
+            self.gate.reopen().map_err(|_| LifecycleError::BadState(DevState::Dead))?;
+            i.state = DevState::Alive;
+            Ok(())
+        })
+    }
+
+    /// The first half of [`Lifecycle::destroy`]: Alive → Closing, close the
+    /// gate, run `purge`; do not wait.  `Ok(false)` when already Drained.
+    pub fn close(&self, purge: &mut dyn FnMut()) -> Result<bool, LifecycleError> {
+        let p = self.gate.platform();
+        let now = p.now_ns();
+        let go = p.with_lock(&self.inner, |i| match i.state {
+            DevState::Alive => {
+                i.state = DevState::Closing;
+                i.close_ns = now;
+                Ok(true)
+            }
+            DevState::Closing => Ok(true),
+            DevState::Drained => Ok(false),
+            DevState::Dead => Err(LifecycleError::BadState(DevState::Dead)),
+        })?;
+        if go {
+            self.gate.close();
+            purge();
+        }
+        Ok(go)
+    }
+
+    /// Wait (interruptibly, until `deadline_ns`) while another thread runs
+    /// [`Lifecycle::finish`]; then the state.
+    pub fn wait_finished(&self, deadline_ns: Option<u64>) -> Result<DevState, LifecycleError> {
+        let p = self.gate.platform();
+        let mut state = DevState::Alive;
+        match p.wait_until(&self.inner, deadline_ns, &mut |i| {
+            state = i.state;
+            !i.tearing_down
+        }) {
+            WaitOutcome::Done => Ok(state),
+            WaitOutcome::TimedOut => Err(LifecycleError::Drain(DrainError::TimedOut { inside: 0 })),
+            WaitOutcome::Interrupted => Err(LifecycleError::Drain(DrainError::Interrupted { inside: 0 })),
+        }
+    }
+
     /// The device's gate.
     pub fn gate(&self) -> &Gate<P> {
         &self.gate
@@ -126,22 +196,9 @@ impl<P: Platform> Lifecycle<P> {
         purge: &mut dyn FnMut(),
     ) -> Result<(), LifecycleError> {
         let p = self.gate.platform();
-        let now = p.now_ns();
-        let go = p.with_lock(&self.inner, |i| match i.state {
-            DevState::Alive => {
-                i.state = DevState::Closing;
-                i.close_ns = now;
-                Ok(true)
-            }
-            DevState::Closing => Ok(true),
-            DevState::Drained => Ok(false),
-            DevState::Dead => Err(LifecycleError::BadState(DevState::Dead)),
-        })?;
-        if !go {
+        if !self.close(purge)? {
             return Ok(());
         }
-        self.gate.close();
-        purge();
         match self.gate.close_and_drain(timeout_ns) {
             Ok(()) => {
                 let end = p.now_ns();
@@ -181,6 +238,7 @@ impl<P: Platform> Lifecycle<P> {
         p.with_lock(&self.inner, |i| {
             i.state = DevState::Dead;
             i.tearing_down = false;
+            p.notify_all(&self.inner);
         });
         Ok(())
     }

@@ -11,7 +11,8 @@ use super::handle::{Handle, HandleList};
 use super::kernel::{ClientOps, Kernel};
 use super::name::DevName;
 use super::registry::ClientRec;
-use crate::gate::{DrainError, Gate, GateGuard};
+use crate::gate::{DrainError, GateGuard};
+use crate::lifecycle::{DevState, Lifecycle, LifecycleError};
 use crate::platform::WaitOutcome;
 
 /// How a node is protected.
@@ -41,26 +42,12 @@ pub struct Perms {
     pub mode: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Life {
-    Alive,
-    Closing,
-    Dead,
-}
-
 pub(crate) struct NodeState<K: Kernel, C: ClientOps> {
-    pub life: Life,
     /// The client of the current incarnation (None once Dead).
     pub client: Option<Arc<ClientRec<C>>>,
     pub handles: HandleList<Handle<Node<K, C>>>,
     pub events: Option<K::Events>,
     pub cdev: Option<K::Cdev>,
-    /// A destroy is tearing the incarnation down.
-    pub tearing_down: bool,
-    pub close_ns: u64,
-    pub drains: u64,
-    pub failed_drains: u64,
-    pub last_drain_ns: u64,
 }
 
 // SAFETY: the raw handle pointers are only followed under the node's lock.
@@ -77,7 +64,9 @@ pub struct Node<K: Kernel, C: ClientOps> {
     name: DevName,
     mode: Mode,
     perms: Perms,
-    pub(crate) gate: Gate<K>,
+    /// The gate and Alive → Closing → Drained → Dead (→ Alive again for a
+    /// reused eternal node).
+    pub(crate) life: Lifecycle<K>,
     // The incarnation data: written only while the gate is drained, read
     // only inside the gate (module doc of `dev`).
     incarnation: AtomicU64,
@@ -121,33 +110,20 @@ impl<K: Kernel, C: ClientOps> Drop for Call<'_, K, C> {
 
 impl<K: Kernel, C: ClientOps> Node<K, C> {
     pub(crate) fn new(k: K, name: DevName, mode: Mode, perms: Perms) -> Option<Self> {
-        let gate = Gate::new(k.clone())?;
-        let st = k.lock_new(
-            "devref node",
-            NodeState {
-                life: Life::Dead,
-                client: None,
-                handles: HandleList::new(),
-                events: None,
-                cdev: None,
-                tearing_down: false,
-                close_ns: 0,
-                drains: 0,
-                failed_drains: 0,
-                last_drain_ns: 0,
-            },
-        )?;
-        let sleep = k.lock_new("devref sleep", SleepState { closing: true, ticket: 0 })?;
         // A new node starts Dead with its gate drained: attach() brings it
         // to life exactly as it revives a tombstone.
-        gate.close();
-        gate.close_and_drain(Some(0)).ok()?;
+        let life = Lifecycle::new_dead(k.clone())?;
+        let st = k.lock_new(
+            "devref node",
+            NodeState { client: None, handles: HandleList::new(), events: None, cdev: None },
+        )?;
+        let sleep = k.lock_new("devref sleep", SleepState { closing: true, ticket: 0 })?;
         Some(Node {
             k,
             name,
             mode,
             perms,
-            gate,
+            life,
             incarnation: AtomicU64::new(0),
             client_rec: AtomicPtr::new(ptr::null_mut()),
             softc: AtomicUsize::new(0),
@@ -178,24 +154,25 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     pub(crate) fn attach(&self, client: &Arc<ClientRec<C>>, softc: usize, events: K::Events)
         -> Result<u64, Errno> {
         let k = &self.k;
-        k.with_lock(&self.st, |st| {
-            if st.life != Life::Dead || st.tearing_down {
-                return Err(EEXIST);
-            }
-            // The gate is drained: nobody is inside and nobody can enter
-            // until reopen, so the incarnation data may change.
-            let inc = self.incarnation.load(Ordering::Relaxed).wrapping_add(1);
-            self.incarnation.store(inc, Ordering::Relaxed);
-            self.client_rec.store(Arc::as_ptr(client).cast_mut(), Ordering::Relaxed);
-            self.softc.store(softc, Ordering::Relaxed);
-            st.client = Some(client.clone());
-            st.events = Some(events);
-            k.with_lock(&self.sleep, |s| s.closing = false);
-            // Release: an entry that sees the gate open sees the above.
-            self.gate.reopen().map_err(|_| EBUSY)?;
-            st.life = Life::Alive;
-            Ok(inc)
-        })
+        let mut events = Some(events);
+        let mut inc = 0;
+        self.life
+            .revive(|| {
+                // The gate is drained: nobody is inside and nobody can
+                // enter until the reopen that follows, so the incarnation
+                // data may change.
+                inc = self.incarnation.load(Ordering::Relaxed).wrapping_add(1);
+                self.incarnation.store(inc, Ordering::Relaxed);
+                self.client_rec.store(Arc::as_ptr(client).cast_mut(), Ordering::Relaxed);
+                self.softc.store(softc, Ordering::Relaxed);
+                k.with_lock(&self.st, |st| {
+                    st.client = Some(client.clone());
+                    st.events = events.take();
+                });
+                k.with_lock(&self.sleep, |s| s.closing = false);
+            })
+            .map_err(|_| EEXIST)?;
+        Ok(inc)
     }
 
     pub(crate) fn set_cdev(&self, cdev: K::Cdev) {
@@ -212,7 +189,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     }
 
     pub(crate) fn is_dead(&self) -> bool {
-        self.k.with_lock(&self.st, |st| st.life == Life::Dead)
+        self.life.state() == DevState::Dead
     }
 
     /// Enter for a call on an open file.  `None`: answer as a dead device
@@ -226,7 +203,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         if h.is_null() {
             return None;
         }
-        let guard = self.gate.enter().ok()?;
+        let guard = self.life.enter().ok()?;
         // SAFETY: per the contract, the file holds the handle until its
         // cdevpriv destructor, which cannot run during a call on that file.
         let h = unsafe { &*h };
@@ -261,7 +238,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         td: usize,
         publish: impl FnOnce(*mut Handle<Self>) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
-        let guard = self.gate.enter().map_err(|_| dead::OPEN)?;
+        let guard = self.life.enter().map_err(|_| dead::OPEN)?;
         let call = self.enter_call(guard, 0);
         let priv_ = call.ops.open(call.softc, oflags, td)?;
         let h = Box::into_raw(Box::new(Handle {
@@ -301,7 +278,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             if l.attached {
                 // Enter without blocking: if the gate is open the client is
                 // alive and we release its state ourselves.
-                if self.gate.enter_raw().is_ok() {
+                if self.life.gate().enter_raw().is_ok() {
                     // SAFETY: h is in this list.
                     unsafe { st.handles.remove(h) };
                     Then::Close
@@ -327,7 +304,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
                 self.k.unmark_call(mark);
                 // SAFETY: pairs with the enter_raw above.
-                unsafe { self.gate.leave_raw() };
+                unsafe { self.life.gate().leave_raw() };
                 // SAFETY: detached and the file is done with it.
                 drop(unsafe { Box::from_raw(h) });
             }
@@ -353,12 +330,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// devref's sleepers, the client's own (purge), pollers and kqueue.
     pub(crate) fn begin_close(&self) {
         let k = &self.k;
-        let now = k.now_ns();
         let client = k.with_lock(&self.st, |st| {
-            if st.life == Life::Alive {
-                st.life = Life::Closing;
-                st.close_ns = now;
-            }
             if let Some(ev) = st.events.as_ref() {
                 k.events_wake(ev);
             }
@@ -368,90 +340,82 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             s.closing = true;
             k.notify_all(&self.sleep);
         });
-        self.gate.close();
-        if let Some(c) = client {
-            // The client is registered until its unregister succeeds, and
-            // that needs this node drained first: its text is there.
-            c.ops.purge(self.softc.load(Ordering::Relaxed));
-        }
+        // Dead already: nothing to close (a destroy of a tombstone).
+        let _ = self.life.close(&mut || {
+            if let Some(c) = client.as_ref() {
+                // The client is registered until its unregister succeeds,
+                // and that needs this node drained first: its text is there.
+                c.ops.purge(self.softc.load(Ordering::Relaxed));
+            }
+        });
     }
 
     /// Wait for the calls inside; on success tear the incarnation down.
     pub(crate) fn drain_and_teardown(&self, deadline_ns: Option<u64>) -> Result<(), Errno> {
         let k = &self.k;
-        // One teardown at a time; a destroy arriving after it returns Ok.
-        let mut dead_already = false;
-        let w = k.wait_until(&self.st, deadline_ns, &mut |st| {
-            dead_already = st.life == Life::Dead;
-            !st.tearing_down
-        });
-        if w != WaitOutcome::Done {
-            return Err(if w == WaitOutcome::Interrupted { EINTR } else { ETIMEDOUT });
-        }
-        if dead_already {
-            return Ok(());
-        }
         let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
-        if let Err(e) = self.gate.close_and_drain(timeout) {
-            k.with_lock(&self.st, |st| st.failed_drains += 1);
-            let inside = e.inside();
-            k.log(format_args!(
-                "{}: destroy gave up with {} call(s) still inside; the device stays closed",
-                self.name, inside
-            ));
-            return Err(match e {
-                DrainError::TimedOut { .. } => ETIMEDOUT,
-                DrainError::Interrupted { .. } => EINTR,
-                DrainError::Reopened => EBUSY,
-            });
-        }
-        // Drained.  Claim the teardown.
-        let (events, chain, client) = k.with_lock(&self.st, |st| {
-            if st.life == Life::Dead || st.tearing_down {
-                return (None, ptr::null_mut(), None);
+        // begin_close ran the purge hook; a repeated destroy must not.
+        match self.life.destroy(timeout, &mut || {}) {
+            Ok(()) => {}
+            Err(LifecycleError::BadState(DevState::Dead)) => return Ok(()),
+            Err(LifecycleError::Drain(e)) => {
+                k.log(format_args!(
+                    "{}: destroy gave up with {} call(s) still inside; the device stays closed",
+                    self.name,
+                    e.inside()
+                ));
+                return Err(match e {
+                    DrainError::TimedOut { .. } => ETIMEDOUT,
+                    DrainError::Interrupted { .. } => EINTR,
+                    DrainError::Reopened => EBUSY,
+                });
             }
-            st.tearing_down = true;
-            // SAFETY: under the lock.
-            let chain = unsafe { st.handles.take_for_release() };
-            (st.events.take(), chain, st.client.clone())
-        });
-        let Some(client) = client else {
-            return Ok(());
+            Err(_) => return Err(EBUSY),
+        }
+        let teardown = || {
+            let (events, chain, client) = k.with_lock(&self.st, |st| {
+                // SAFETY: under the lock.
+                let chain = unsafe { st.handles.take_for_release() };
+                (st.events.take(), chain, st.client.take())
+            });
+            // Clearing earlier would let a call still inside re-register.
+            if let Some(ev) = events {
+                k.events_drain(ev);
+            }
+            let softc = self.softc.load(Ordering::Relaxed);
+            let mut h = chain;
+            while !h.is_null() {
+                // SAFETY: `releasing` keeps h alive for us; the chain is ours.
+                let (next, priv_) = unsafe { ((*(*h).link.get()).next, (*h).priv_) };
+                if let Some(c) = client.as_ref() {
+                    c.ops.close(softc, priv_);
+                }
+                let free = k.with_lock(&self.st, |_| {
+                    // SAFETY: link fields under the lock.
+                    let l = unsafe { &mut *(*h).link.get() };
+                    l.releasing = false;
+                    l.next = ptr::null_mut();
+                    !l.file_open
+                });
+                if free {
+                    // SAFETY: the file's destructor already ran and left it
+                    // to us.
+                    drop(unsafe { Box::from_raw(h) });
+                }
+                h = next;
+            }
         };
-        // Clearing earlier would let a call still inside re-register.
-        if let Some(ev) = events {
-            k.events_drain(ev);
+        match self.life.finish(teardown) {
+            Ok(()) => Ok(()),
+            // Another destroy is tearing down: wait for it.
+            Err(LifecycleError::Busy) => match self.life.wait_finished(deadline_ns) {
+                Ok(_) => Ok(()),
+                Err(LifecycleError::Drain(DrainError::Interrupted { .. })) => Err(EINTR),
+                Err(_) => Err(ETIMEDOUT),
+            },
+            Err(LifecycleError::BadState(DevState::Dead)) => Ok(()),
+            Err(_) => Err(EBUSY),
         }
-        let softc = self.softc.load(Ordering::Relaxed);
-        let mut h = chain;
-        while !h.is_null() {
-            // SAFETY: `releasing` keeps h alive for us; next is stable (the
-            // chain is ours).
-            let (next, priv_) = unsafe { ((*(*h).link.get()).next, (*h).priv_) };
-            client.ops.close(softc, priv_);
-            let free = k.with_lock(&self.st, |_| {
-                // SAFETY: link fields under the lock.
-                let l = unsafe { &mut *(*h).link.get() };
-                l.releasing = false;
-                l.next = ptr::null_mut();
-                !l.file_open
-            });
-            if free {
-                // SAFETY: the file's destructor already ran and left it to us.
-                drop(unsafe { Box::from_raw(h) });
-            }
-            h = next;
-        }
-        let now = k.now_ns();
-        k.with_lock(&self.st, |st| {
-            st.life = Life::Dead;
-            st.tearing_down = false;
-            st.client = None;
-            st.drains += 1;
-            st.last_drain_ns = now.saturating_sub(st.close_ns);
-            k.notify_all(&self.st);
-        });
-        Ok(())
     }
 
     /// devref_sleep_prepare: the ticket to sleep on.
@@ -502,18 +466,17 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     }
 
     pub fn stats(&self) -> NodeStats {
-        let (drains, failed, last, files, alive) = self.k.with_lock(&self.st, |st| {
-            (st.drains, st.failed_drains, st.last_drain_ns, st.handles.len, st.life == Life::Alive)
-        });
+        let files = self.k.with_lock(&self.st, |st| st.handles.len);
+        let l = self.life.stats();
         NodeStats {
-            calls: self.gate.calls(),
-            inside: self.gate.inside(),
-            drains,
-            failed_drains: failed,
-            last_drain_ns: last,
+            calls: l.calls,
+            inside: l.inside,
+            drains: l.drains,
+            failed_drains: l.failed_drains,
+            last_drain_ns: l.last_drain_ns,
             incarnation: self.incarnation.load(Ordering::Relaxed),
             open_files: files,
-            alive,
+            alive: self.life.state() == DevState::Alive,
         }
     }
 }
