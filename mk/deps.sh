@@ -23,7 +23,8 @@ case "$FREEBSD_MAJOR" in
 esac
 
 PACKAGES="rustc-web cargo-web rust-web-src clang-14 lld-14 llvm-14 \
-libclang1-14 kyua atf-sh libatf-dev freebsd-manpages python3-pip unzip make"
+libclang1-14 kyua atf-sh libatf-dev freebsd-manpages python3-pip unzip make \
+bmake mandoc"
 
 missing=""
 for p in $PACKAGES; do

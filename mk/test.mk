@@ -1,2 +1,25 @@
-# make test: placeholder, filled in below.
-test: check
+# make test: every test that runs on Linux.
+#
+#   1. both modules built and verified for FreeBSD 15 and 14 (kldcheck),
+#      devbench compiled for FreeBSD;
+#   2. the host Rust tests: core (gate, lifecycle, device layer, stress),
+#      kldcheck (good and bad objects), the benchmark harness (quick mode);
+#   3. the loom models of the gate (cfg loom, own target directory);
+#   4. the Kyua suite (tests/): host tests run, FreeBSD-VM tests skip.
+#
+# Each runner prints its own summary line (cargo's "test result:", and
+# "N passed, N failed, N skipped" for kyua).
+
+LOOM_TARGET	 = $(CURDIR)/rust/target/loom
+
+test: deps
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory FREEBSD_MAJOR=14 deps check
+	@$(MAKE) --no-print-directory devbench-check
+	@echo "== host Rust tests"
+	cd rust && $(HOST_CARGO) test --workspace --release
+	@echo "== loom models of the gate"
+	cd rust && RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(LOOM_TARGET) \
+	    $(HOST_CARGO) test -p devref-core --release --test loom_gate
+	@echo "== Kyua suite"
+	bash tests/run-kyua.sh
