@@ -285,3 +285,89 @@ SYSCTL_PROC(_kern_devref, OID_AUTO, clients,
     CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, DEVREF_REPORT_CLIENTS,
     devref_sysctl_report, "A",
     "Registered clients: id name devices registered_since_s");
+
+/*
+ * Per-device counters: kern.devref.dev.<name>.{mode,calls,inside,drains,
+ * last_drain_us,incarnation,open_files,alive}.  Each reads one value from
+ * the node through devref_rs_node_stat().
+ */
+static SYSCTL_NODE(_kern_devref, OID_AUTO, dev, CTLFLAG_RD | CTLFLAG_MPSAFE,
+    0, "Per-device counters (/ and . in names become _)");
+
+struct devref_stats {
+	struct sysctl_ctx_list	ds_ctx;
+};
+
+static int
+devref_sysctl_node_stat(SYSCTL_HANDLER_ARGS)
+{
+	uint64_t v;
+
+	v = devref_rs_node_stat(arg1, arg2);
+	return (sysctl_handle_64(oidp, &v, 0, req));
+}
+
+static int
+devref_sysctl_node_mode(SYSCTL_HANDLER_ARGS)
+{
+	const char *mode;
+
+	mode = devref_rs_node_stat(arg1, DEVREF_STAT_MODE) ==
+	    DEVREF_MODE_PCPU ? "pcpu" : "counted";
+	return (SYSCTL_OUT(req, mode, strlen(mode) + 1));
+}
+
+static const struct {
+	const char	*name;
+	int		 stat;
+	const char	*descr;
+} devref_stat_oids[] = {
+	{ "calls", DEVREF_STAT_CALLS, "Calls that entered the device" },
+	{ "inside", DEVREF_STAT_INSIDE, "Calls inside now" },
+	{ "drains", DEVREF_STAT_DRAINS, "Completed drains" },
+	{ "failed_drains", DEVREF_STAT_FAILED_DRAINS,
+	    "Drains that timed out or were interrupted" },
+	{ "last_drain_us", DEVREF_STAT_LAST_DRAIN_US,
+	    "Duration of the last completed drain (us)" },
+	{ "incarnation", DEVREF_STAT_INCARNATION, "Current incarnation" },
+	{ "open_files", DEVREF_STAT_OPEN_FILES,
+	    "Open files holding client state" },
+	{ "alive", DEVREF_STAT_ALIVE, "1 while the device takes calls" },
+};
+
+struct devref_stats *
+devref_shim_stats_publish(const char *name, void *node)
+{
+	struct devref_stats *ds;
+	struct sysctl_oid *oid;
+	size_t i;
+
+	ds = malloc(sizeof(*ds), M_DEVREF, M_WAITOK | M_ZERO);
+	sysctl_ctx_init(&ds->ds_ctx);
+	oid = SYSCTL_ADD_NODE(&ds->ds_ctx, SYSCTL_STATIC_CHILDREN(_kern_devref_dev),
+	    OID_AUTO, name, CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, "devref device");
+	if (oid == NULL) {
+		sysctl_ctx_free(&ds->ds_ctx);
+		free(ds, M_DEVREF);
+		return (NULL);
+	}
+	SYSCTL_ADD_PROC(&ds->ds_ctx, SYSCTL_CHILDREN(oid), OID_AUTO, "mode",
+	    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, node, 0,
+	    devref_sysctl_node_mode, "A", "pcpu or counted");
+	for (i = 0; i < nitems(devref_stat_oids); i++)
+		SYSCTL_ADD_PROC(&ds->ds_ctx, SYSCTL_CHILDREN(oid), OID_AUTO,
+		    devref_stat_oids[i].name,
+		    CTLTYPE_U64 | CTLFLAG_RD | CTLFLAG_MPSAFE, node,
+		    devref_stat_oids[i].stat, devref_sysctl_node_stat, "QU",
+		    devref_stat_oids[i].descr);
+	return (ds);
+}
+
+/* Waits for handlers running on these oids (sysctl's own lock). */
+void
+devref_shim_stats_unpublish(struct devref_stats *ds)
+{
+
+	sysctl_ctx_free(&ds->ds_ctx);
+	free(ds, M_DEVREF);
+}

@@ -80,6 +80,22 @@ int	 devref_shim_kn_filter(struct knote *kn);
 #define	DEVREF_EVFILT_READ	(-1)	/* EVFILT_READ */
 #define	DEVREF_EVFILT_WRITE	(-2)	/* EVFILT_WRITE */
 
+/* sysctl kern.devref.dev.<name>.*: published per node, read through
+ * devref_rs_node_stat(node, DEVREF_STAT_*). */
+#define	DEVREF_STAT_MODE		0
+#define	DEVREF_STAT_CALLS		1
+#define	DEVREF_STAT_INSIDE		2
+#define	DEVREF_STAT_DRAINS		3
+#define	DEVREF_STAT_FAILED_DRAINS	4
+#define	DEVREF_STAT_LAST_DRAIN_US	5
+#define	DEVREF_STAT_INCARNATION		6
+#define	DEVREF_STAT_OPEN_FILES		7
+#define	DEVREF_STAT_ALIVE		8
+struct devref_stats;
+struct devref_stats *devref_shim_stats_publish(const char *name, void *node);
+void	 devref_shim_stats_unpublish(struct devref_stats *ds);
+unsigned long devref_rs_node_stat(void *node, int which);
+
 /* Device nodes. */
 int	 devref_shim_make_dev(const char *name, int mode, unsigned int uid,
 	    unsigned int gid, int perms, void *drv1, struct cdev **cdevp);

@@ -12,8 +12,12 @@ use devref_sys::shim;
 use crate::log;
 use crate::platform::FreeBsd;
 
-/// A node's `struct cdev *`.
-pub struct Cdev(NonNull<shim::cdev>);
+/// A node's `struct cdev *`, and its sysctl counters (published with the
+/// node, removed before a counted node is destroyed).
+pub struct Cdev {
+    cdev: NonNull<shim::cdev>,
+    stats: Option<NonNull<shim::devref_stats>>,
+}
 
 // SAFETY: a cdev pointer may be used from any thread.
 unsafe impl Send for Cdev {}
@@ -80,12 +84,28 @@ impl Kernel for FreeBsd {
         if e != 0 {
             return Err(e);
         }
-        NonNull::new(cdev).map(Cdev).ok_or(ENOMEM)
+        let cdev = NonNull::new(cdev).ok_or(ENOMEM)?;
+        // sysctl names cannot hold '.', and '/' would read as a level.
+        for b in buf.iter_mut() {
+            if *b == b'/' || *b == b'.' {
+                *b = b'_';
+            }
+        }
+        // SAFETY: buf is NUL-terminated; the node outlives the oids (they
+        // are removed before a counted node is freed; pcpu nodes never are).
+        let stats = NonNull::new(unsafe {
+            shim::devref_shim_stats_publish(buf.as_ptr().cast::<c_char>(), cookie as *mut c_void)
+        });
+        Ok(Cdev { cdev, stats })
     }
 
     fn destroy_node(&self, cdev: Cdev) {
+        if let Some(s) = cdev.stats {
+            // SAFETY: published by make_node, removed once.
+            unsafe { shim::devref_shim_stats_unpublish(s.as_ptr()) }
+        }
         // SAFETY: a counted node's cdev, destroyed once.
-        unsafe { shim::devref_shim_destroy_dev(cdev.0.as_ptr()) }
+        unsafe { shim::devref_shim_destroy_dev(cdev.cdev.as_ptr()) }
     }
 
     fn events_new(&self) -> Option<Events> {

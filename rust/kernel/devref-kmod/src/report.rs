@@ -46,3 +46,23 @@ pub extern "C" fn devref_rs_report(which: c_int, lenp: *mut c_ulong) -> *mut c_c
     // Freed by the shim with free(9), which is what our allocator is.
     alloc::boxed::Box::into_raw(s.into_bytes().into_boxed_slice()).cast()
 }
+
+#[no_mangle]
+pub extern "C" fn devref_rs_node_stat(node: *mut core::ffi::c_void, which: c_int) -> c_ulong {
+    // SAFETY: the sysctl oid's arg1 is a node that outlives its oids.
+    let Some(n) = (unsafe { node.cast::<crate::state::NodeK>().as_ref() }) else { return 0 };
+    let s = n.stats();
+    let v: u64 = match which as u32 {
+        shim::DEVREF_STAT_MODE => u64::from(n.mode() == devref_core::dev::Mode::Counted),
+        shim::DEVREF_STAT_CALLS => s.calls,
+        shim::DEVREF_STAT_INSIDE => s.inside as u64,
+        shim::DEVREF_STAT_DRAINS => s.drains,
+        shim::DEVREF_STAT_FAILED_DRAINS => s.failed_drains,
+        shim::DEVREF_STAT_LAST_DRAIN_US => s.last_drain_ns / 1000,
+        shim::DEVREF_STAT_INCARNATION => s.incarnation,
+        shim::DEVREF_STAT_OPEN_FILES => s.open_files as u64,
+        shim::DEVREF_STAT_ALIVE => u64::from(s.alive),
+        _ => 0,
+    };
+    v as c_ulong
+}
