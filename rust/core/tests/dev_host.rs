@@ -617,7 +617,7 @@ fn sysctl_views_list_devices_tombstones_and_clients() {
     seen.sort();
     assert_eq!(seen, vec![("live".into(), Some(c.id), true, 6), ("tomb".into(), None, false, 0)]);
     let mut clients = Vec::new();
-    dr.for_each_client(|s| clients.push((s.id, s.devices)));
-    assert_eq!(clients, vec![(c.id, 1)]);
+    dr.for_each_client(|c, s| clients.push((c.ops.name().to_string(), s.id, s.devices)));
+    assert_eq!(clients, vec![("test".to_string(), c.id, 1)]);
     close(&a, f);
 }

@@ -327,7 +327,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     }
 
     /// Visit every registered client.
-    pub fn for_each_client(&self, mut f: impl FnMut(ClientStats)) {
+    pub fn for_each_client(&self, mut f: impl FnMut(&ClientRec<C>, ClientStats)) {
         for i in 0..MAX_CLIENTS {
             let Some(c) = self.k.with_lock(&self.reg, |r| r.clients.get(i).cloned().flatten()) else {
                 continue;
@@ -338,7 +338,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                     devices += 1;
                 }
             });
-            f(ClientStats { id: c.id, devices, since_ns: c.since_ns });
+            f(&c, ClientStats { id: c.id, devices, since_ns: c.since_ns });
         }
     }
 

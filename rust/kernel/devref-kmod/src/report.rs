@@ -4,6 +4,7 @@ use alloc::string::String;
 use core::ffi::{c_char, c_int, c_ulong};
 use core::fmt::Write;
 
+use devref_core::dev::ClientOps;
 use devref_sys::shim;
 
 use crate::state;
@@ -14,8 +15,15 @@ pub extern "C" fn devref_rs_report(which: c_int, lenp: *mut c_ulong) -> *mut c_c
     if let Some(d) = state::get() {
         if which as u32 == shim::DEVREF_REPORT_CLIENTS {
             let now = d.kernel_now_ns();
-            d.for_each_client(|c| {
-                let _ = writeln!(s, "{} {} {}", c.id, c.devices, now.saturating_sub(c.since_ns) / 1_000_000_000);
+            d.for_each_client(|rec, c| {
+                let _ = writeln!(
+                    s,
+                    "{} {} {} {}",
+                    c.id,
+                    rec.ops.name(),
+                    c.devices,
+                    now.saturating_sub(c.since_ns) / 1_000_000_000
+                );
             });
         } else {
             d.for_each_node(|n| {
