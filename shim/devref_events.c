@@ -59,21 +59,31 @@ devref_shim_events_record(struct devref_events *ev, struct thread *td)
  * file detaches its knotes first); once the list has been cleared the
  * knote carries EV_EOF and f_event answers without touching the hook.
  */
+/*
+ * f_detach runs only while the knote is still on its list (knlist_clear
+ * marks the knotes it takes off as detached, and kqueue then skips
+ * f_detach), and knlist_clear waits for knotes in flux: kn_knlist and its
+ * lock are valid here.  Touch neither the hook nor the node.
+ */
 static void
 devref_kn_detach(struct knote *kn)
 {
 
-	devref_rs_kn_detach(kn->kn_hook, kn);
+	knlist_remove(kn->kn_knlist, kn, 0);
 }
 
 static int
 devref_kn_event(struct knote *kn, long hint __unused)
 {
+	DEVREF_CALL_MARK(devref_rs_handle_node(kn->kn_hook));
 	int ready;
 
-	if ((kn->kn_flags & EV_EOF) != 0)
+	if ((kn->kn_flags & EV_EOF) != 0) {
+		DEVREF_CALL_UNMARK();
 		return (1);
+	}
 	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
+	DEVREF_CALL_UNMARK();
 	if (ready < 0) {
 		kn->kn_flags |= EV_EOF;
 		return (1);

@@ -10,6 +10,7 @@
 #include <sys/param.h>
 #include <sys/systm.h>
 #include <sys/kernel.h>
+#include <sys/limits.h>
 #include <sys/lock.h>
 #include <sys/malloc.h>
 #include <sys/mutex.h>
@@ -25,6 +26,9 @@
 
 MALLOC_DEFINE(M_DEVREF, "devref", "devref device framework");
 
+/* A day: far below sbintime_t's 2^31 s, far above any useful timeout. */
+#define	DEVREF_SLEEP_MAX_NS	(86400ULL * 1000000000ULL)
+
 struct devref_lock {
 	struct mtx	dl_mtx;
 };
@@ -39,8 +43,12 @@ void *
 devref_shim_alloc(unsigned long size, unsigned long align)
 {
 
-	/* malloc(9) returns memory aligned to its size class, at most a page. */
-	if (align > PAGE_SIZE)
+	/*
+	 * malloc(9) aligns an allocation to its size class (a power of two up
+	 * to a page), so rounding the size up to the alignment suffices.
+	 */
+	if (align == 0 || !powerof2(align) || align > PAGE_SIZE ||
+	    size > ULONG_MAX - align)
 		return (NULL);
 	return (malloc(roundup2(MAX(size, 1), align), M_DEVREF,
 	    M_WAITOK | M_ZERO));
@@ -181,9 +189,12 @@ devref_shim_sleep(struct devref_lock *l, const void *chan,
 	sbintime_t sbt;
 	int error;
 
-	/* 0 means "no timeout" to msleep_sbt(9), as to us. */
+	/*
+	 * 0 means "no timeout" to msleep_sbt(9), as to us.  sbintime_t holds
+	 * 2^31 s; a longer timeout is as good as none but must not overflow.
+	 */
 	sbt = timeout_ns == 0 ? 0 :
-	    nstosbt((int64_t)MIN(timeout_ns, (unsigned long)INT64_MAX / 2));
+	    nstosbt((int64_t)MIN(timeout_ns, DEVREF_SLEEP_MAX_NS));
 	if (timeout_ns != 0 && sbt == 0)
 		sbt = 1;
 	error = msleep_sbt(chan, &l->dl_mtx, PCATCH, "devref", sbt, 0, 0);
@@ -214,8 +225,13 @@ devref_shim_in_call(const void *node)
 	volatile unsigned long here;
 
 	td = curthread;
-	top = (const unsigned long *)(td->td_kstack +
-	    ptoa(td->td_kstack_pages));
+	/*
+	 * Stop below the trapframe: above it lie the user's registers, which
+	 * the user could fill with a mark.
+	 */
+	top = (const unsigned long *)(td->td_frame != NULL ?
+	    (vm_offset_t)td->td_frame :
+	    td->td_kstack + ptoa(td->td_kstack_pages));
 	p = (const unsigned long *)__DEVOLATILE(unsigned long *, &here);
 	if ((vm_offset_t)p < td->td_kstack || p >= top)
 		return (0);
@@ -242,6 +258,31 @@ devref_deferred_run(void *arg, int pending __unused)
 	free(dd, M_DEVREF);
 }
 
+static struct taskqueue *devref_taskq;
+
+int
+devref_shim_taskq_init(void)
+{
+
+	devref_taskq = taskqueue_create("devref", M_WAITOK,
+	    taskqueue_thread_enqueue, &devref_taskq);
+	if (devref_taskq == NULL)
+		return (ENOMEM);
+	return (taskqueue_start_threads(&devref_taskq, 1, PWAIT,
+	    "devref taskq"));
+}
+
+void
+devref_shim_taskq_fini(void)
+{
+
+	if (devref_taskq == NULL)
+		return;
+	taskqueue_drain_all(devref_taskq);
+	taskqueue_free(devref_taskq);
+	devref_taskq = NULL;
+}
+
 void
 devref_shim_defer(void (*fn)(void *), void *arg)
 {
@@ -251,7 +292,7 @@ devref_shim_defer(void (*fn)(void *), void *arg)
 	dd->dd_fn = fn;
 	dd->dd_arg = arg;
 	TASK_INIT(&dd->dd_task, 0, devref_deferred_run, dd);
-	taskqueue_enqueue(taskqueue_thread, &dd->dd_task);
+	taskqueue_enqueue(devref_taskq, &dd->dd_task);
 }
 
 static SYSCTL_NODE(_kern, OID_AUTO, devref, CTLFLAG_RD | CTLFLAG_MPSAFE, 0,

@@ -43,10 +43,20 @@ struct uio;
 
 /*
  * A client's operations.  Every pointer may be NULL: devref then answers as
- * devfs would for a missing method (open/close succeed, read/write ENODEV,
- * ioctl ENOTTY, poll "always ready" for the requested events).
+ * devfs does for a missing method (open/close succeed, read/write/ioctl
+ * ENODEV, poll "always ready" for the standard events, POLLNVAL for
+ * others).  An ioctl op answers ENOTTY for a command it does not know.
  * softc is the pointer given to devref_dev_create(); priv is what dro_open
  * stored for this open file.
+ *
+ * dro_poll is also kqueue's filter: it is called with the device's knlist
+ * mutex held, from kevent(2) and from devref_notify().  It must not sleep,
+ * and must not take a lock that is held around a call to devref_notify()
+ * or devref_dev_destroy() (recursion, or lock order reversal against
+ * kevent).
+ *
+ * mmap(2) of a devref device fails (EINVAL) until devref has its managed
+ * pager.
  */
 struct devref_ops {
 	unsigned int	dro_version;	/* DEVREF_KPI_VERSION */
@@ -94,7 +104,9 @@ int	devref_dev_create(struct devref_client *client, const char *name,
  * every open file's state is released through dro_close.  0 when done;
  * ETIMEDOUT/EINTR: nothing torn down, the device stays closed, call again;
  * EINPROGRESS: called from inside a call of this device, finished later on
- * a taskqueue.  Counted devices are freed: dev is invalid after 0.
+ * a taskqueue.  Counted devices are freed: dev is invalid after 0.  A dev
+ * pointer is the client's until its destroy returned 0 or its client
+ * unregistered; using it later is a use-after-free, as with destroy_dev.
  */
 int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
 

@@ -20,7 +20,10 @@ struct devref_events;
 struct knote;
 struct devref_lock;
 
-/* Memory (malloc(9), M_DEVREF; always M_WAITOK | M_ZERO). */
+/*
+ * Memory (malloc(9), M_DEVREF, M_WAITOK | M_ZERO): NULL only for bad
+ * arguments (align 0, not a power of two, over a page; size overflowing).
+ */
 void	*devref_shim_alloc(unsigned long size, unsigned long align);
 void	 devref_shim_free(void *p);
 
@@ -64,7 +67,14 @@ unsigned long devref_shim_uptime_ns(void);
 #define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
 int	 devref_shim_in_call(const void *node);
 
-/* Run fn(arg) later on taskqueue_thread. */
+/*
+ * devref's own taskqueue, for destroys deferred from inside a device's
+ * call: made at load, drained and freed at unload (never the shared
+ * taskqueue_thread, whose other users an untimed drain could block).
+ */
+int	 devref_shim_taskq_init(void);
+void	 devref_shim_taskq_fini(void);
+/* Run fn(arg) later on devref's taskqueue. */
 void	 devref_shim_defer(void (*fn)(void *), void *arg);
 
 /* A device's poll and kqueue waiters: a selinfo and its knlist. */
@@ -115,7 +125,6 @@ int	 devref_rs_poll(void *node, void *handle, int events,
 int	 devref_rs_kqfilter(void *node, void *handle, struct knote *kn);
 /* 1 ready, 0 not, -1 the device is gone (EV_EOF). */
 int	 devref_rs_kn_event(void *handle, int filter);
-void	 devref_rs_kn_detach(void *handle, struct knote *kn);
 void	 devref_rs_handle_dtor(void *handle);
 void	*devref_rs_handle_node(void *handle);
 

@@ -94,6 +94,8 @@ struct Central {
     /// Leaves that found nothing to leave (a raw leave without an enter),
     /// or a fold whose sum was negative.  Always 0 unless misused.
     unbalanced: u64,
+    /// Leaves that took the slow path, ever (they are not in the slots).
+    slow_leaves: u64,
 }
 
 /// Per-slot call counting with a closing protocol.  See the module doc.
@@ -149,6 +151,7 @@ impl<P: Platform> Gate<P> {
                 inside: 0,
                 epoch: 0,
                 unbalanced: 0,
+                slow_leaves: 0,
             },
         )?;
         Some(Gate {
@@ -208,18 +211,17 @@ impl<P: Platform> Gate<P> {
         let slot = p.pin(&self.slots);
         slot.in_entry.store(true, Ordering::Relaxed);
         p.entry_fence();
-        // Acquire pairs with reopen's release store: it orders the fold's
-        // zeroing of this slot's count before our load of it below.
+        // Acquire pairs with reopen's release store: the fold's reads of the
+        // slots (and whatever the gate's owner wrote while it was drained,
+        // e.g. devref's incarnation data) happen before our update below.
         let open = !self.closing.load(Ordering::Acquire);
         if open {
             // Single writer (we own the slot): load + store, no RMW.
-            let c = slot.count.load(Ordering::Relaxed);
-            slot.count.store(c.wrapping_add(1), Ordering::Relaxed);
-            let n = slot.calls.load(Ordering::Relaxed);
-            slot.calls.store(n.wrapping_add(1), Ordering::Relaxed);
+            let n = slot.enters.load(Ordering::Relaxed);
+            slot.enters.store(n.wrapping_add(1), Ordering::Relaxed);
         }
-        // Release: the count and calls stores are visible to whoever reads
-        // this `false` with an acquire load (the barrier).
+        // Release: the counter store is visible to whoever reads this
+        // `false` with an acquire load (the barrier).
         slot.in_entry.store(false, Ordering::Release);
         p.unpin();
         open
@@ -236,8 +238,8 @@ impl<P: Platform> Gate<P> {
         p.entry_fence();
         let open = !self.closing.load(Ordering::Acquire);
         if open {
-            let c = slot.count.load(Ordering::Relaxed);
-            slot.count.store(c.wrapping_sub(1), Ordering::Relaxed);
+            let n = slot.leaves.load(Ordering::Relaxed);
+            slot.leaves.store(n.wrapping_add(1), Ordering::Relaxed);
         }
         slot.in_entry.store(false, Ordering::Release);
         p.unpin();
@@ -255,6 +257,7 @@ impl<P: Platform> Gate<P> {
         p.with_lock(&self.state, |st| {
             if st.inside > 0 {
                 st.inside -= 1;
+                st.slow_leaves = st.slow_leaves.wrapping_add(1);
                 if st.inside == 0 {
                     p.notify_all(&self.state);
                 }
@@ -276,12 +279,10 @@ impl<P: Platform> Gate<P> {
         p.barrier(&self.slots);
         // Every section either saw the flag (and left the slot alone) or
         // finished before the barrier returned: the slots are quiescent
-        // and their sum is exact.  Nobody else writes `count` until reopen.
-        let mut sum: isize = 0;
-        p.for_each_slot(&self.slots, &mut |s| {
-            sum = sum.wrapping_add(s.count.load(Ordering::Relaxed));
-            s.count.store(0, Ordering::Relaxed);
-        });
+        // and their sums are exact.  Nobody writes them until reopen.  The
+        // counters are never reset: calls that left through the slow path
+        // in earlier epochs are subtracted instead.
+        let sum = self.slot_balance().wrapping_sub(st.slow_leaves) as i64;
         st.inside = match usize::try_from(sum) {
             Ok(n) => n,
             Err(_) => {
@@ -351,9 +352,9 @@ impl<P: Platform> Gate<P> {
             Phase::Open => Err(ReopenError::NotClosed),
             Phase::Closed => Err(ReopenError::NotDrained { inside: st.inside }),
             Phase::Drained => {
-                // The slots were zeroed by the fold and nobody wrote them
-                // since.  Release: an entry that reads `false` also sees the
-                // zeroes (it loads the flag with acquire).
+                // Nobody wrote the slots since the fold.  Release: an entry
+                // that reads `false` (with acquire) comes after the fold's
+                // reads and after whatever the owner did while drained.
                 st.phase = Phase::Open;
                 self.closing.store(false, Ordering::Release);
                 Ok(())
@@ -368,10 +369,7 @@ impl<P: Platform> Gate<P> {
             if st.phase != Phase::Open {
                 return st.inside;
             }
-            let mut sum: isize = 0;
-            self.platform.for_each_slot(&self.slots, &mut |s| {
-                sum = sum.wrapping_add(s.count.load(Ordering::Relaxed));
-            });
+            let sum = self.slot_balance().wrapping_sub(st.slow_leaves) as i64;
             usize::try_from(sum).unwrap_or(0)
         })
     }
@@ -381,7 +379,18 @@ impl<P: Platform> Gate<P> {
     pub fn calls(&self) -> u64 {
         let mut sum: u64 = 0;
         self.platform.for_each_slot(&self.slots, &mut |s| {
-            sum = sum.wrapping_add(s.calls.load(Ordering::Relaxed));
+            sum = sum.wrapping_add(s.enters.load(Ordering::Relaxed));
+        });
+        sum
+    }
+
+    /// Σ enters − Σ leaves over the slots (wrapping).
+    fn slot_balance(&self) -> u64 {
+        let mut sum: u64 = 0;
+        self.platform.for_each_slot(&self.slots, &mut |s| {
+            sum = sum
+                .wrapping_add(s.enters.load(Ordering::Relaxed))
+                .wrapping_sub(s.leaves.load(Ordering::Relaxed));
         });
         sum
     }

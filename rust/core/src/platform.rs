@@ -17,7 +17,7 @@
 //! forbid the store-buffering outcome where both sides miss the other's
 //! store.
 
-use crate::sync::{AtomicBool, AtomicIsize, AtomicU64};
+use crate::sync::{AtomicBool, AtomicU64};
 
 /// One gate's state on one slot.  Only the thread that currently owns the
 /// slot (see [`Platform::pin`]) writes `in_entry` and `calls`, and writes
@@ -34,12 +34,15 @@ pub struct Slot {
     /// Set while the owner is between its "in entry" store and the end of
     /// its count update.  The barrier waits for it to clear.
     pub in_entry: AtomicBool,
-    /// Enters minus fast-path leaves on this slot.  May go negative: a call
-    /// can enter on one CPU and leave on another.  Updated with a relaxed
+    /// Calls that entered on this slot (wraps).  Updated with a relaxed
     /// load and store (single writer), never an atomic RMW.
-    pub count: AtomicIsize,
-    /// Calls that entered on this slot (statistics only; wraps).
-    pub calls: AtomicU64,
+    pub enters: AtomicU64,
+    /// Fast-path leaves on this slot (wraps).  A call can enter on one CPU
+    /// and leave on another, so a slot's `enters - leaves` may be negative;
+    /// only the sum over all slots means anything.  Kept apart from
+    /// `enters` so that an enter and the next leave do not form one chain
+    /// of store-to-load forwarding on the same word.
+    pub leaves: AtomicU64,
 }
 
 impl Slot {

@@ -236,9 +236,9 @@ fn open(n: &N) -> Result<File, Errno> {
     Ok(File(got))
 }
 
-fn close(n: &N, f: File) {
+fn close(_n: &N, f: File) {
     // SAFETY: the handle came from open and is released once.
-    unsafe { n.release(f.0 as *mut Handle<N>) }
+    unsafe { N::release_handle(f.0 as *mut Handle<N>) }
 }
 
 fn call<'a>(n: &'a N, h: *const Handle<N>) -> Option<Call<'a, Mock, TestClient>> {
@@ -620,4 +620,113 @@ fn sysctl_views_list_devices_tombstones_and_clients() {
     dr.for_each_client(|c, s| clients.push((c.ops.name().to_string(), s.id, s.devices)));
     assert_eq!(clients, vec![("test".to_string(), c.id, 1)]);
     close(&a, f);
+}
+
+#[test]
+fn a_counted_name_being_destroyed_is_not_reused_as_a_tombstone() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let (release, t) = hold_call(&n, &f);
+    assert_eq!(dr.destroy(&n, Some(10_000_000)), Err(ETIMEDOUT));
+    assert_eq!(dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
+    drop(release);
+    t.join().unwrap();
+    dr.destroy(&n, SEC).unwrap();
+    let n2 = dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).expect("a fresh node once destroyed");
+    assert!(!Arc::ptr_eq(&n, &n2));
+    close(&n, f);
+}
+
+#[test]
+fn no_device_is_created_for_a_client_that_is_unregistering() {
+    let (dr, _w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"u0", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let (release, t) = hold_call(&n, &f);
+    let dr2 = dr.clone();
+    let c2 = c.clone();
+    let u = thread::spawn(move || dr2.unregister(&c2, SEC));
+    // Wait until the unregister has closed u0, then try to create.
+    while call(&n, handle(&f)).is_some() {
+        thread::yield_now();
+    }
+    assert_eq!(dr.create(&c, b"u1", Mode::Pcpu, PERMS, 0).err(), Some(ENXIO));
+    drop(release);
+    t.join().unwrap();
+    u.join().unwrap().unwrap();
+    close(&n, f);
+}
+
+#[test]
+fn notify_after_close_touches_nothing() {
+    let (dr, w) = setup();
+    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c, b"nt", Mode::Pcpu, PERMS, 0).unwrap();
+    n.notify();
+    assert_eq!(w.wakes.load(Ordering::SeqCst), 1);
+    dr.destroy(&n, SEC).unwrap();
+    let after_destroy = w.wakes.load(Ordering::SeqCst);
+    assert_eq!(after_destroy, 2, "destroy wakes pollers once, after closing");
+    n.notify();
+    assert_eq!(w.wakes.load(Ordering::SeqCst), after_destroy);
+}
+
+/// A client whose close destroys its own device (from the teardown).
+struct SelfDestroying {
+    log: Arc<ClientLog>,
+    target: Arc<std::sync::OnceLock<(Arc<Dr2>, Arc<N2>)>>,
+    result: Arc<Mutex<Option<Errno>>>,
+}
+
+type Dr2 = Devref<Mock, SelfDestroying>;
+type N2 = Node<Mock, SelfDestroying>;
+
+impl ClientOps for SelfDestroying {
+    fn name(&self) -> &str {
+        "selfdestroy"
+    }
+    fn open(&self, _s: usize, _o: i32, _td: usize) -> Result<usize, Errno> {
+        Ok(1)
+    }
+    fn close(&self, _s: usize, p: usize) {
+        self.log.closes.lock().unwrap().push(p);
+        if let Some((dr, n)) = self.target.get() {
+            *self.result.lock().unwrap() = Some(dr.destroy(n, SEC).err().unwrap_or(0));
+        }
+    }
+    fn purge(&self, _s: usize) {}
+}
+
+#[test]
+fn a_destroy_from_the_clients_close_during_teardown_defers_instead_of_deadlocking() {
+    let w = Arc::new(World::default());
+    let dr: Arc<Dr2> = Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).unwrap();
+    let target = Arc::new(std::sync::OnceLock::new());
+    let result = Arc::new(Mutex::new(None));
+    let ops = SelfDestroying { log: Arc::new(ClientLog::default()), target: target.clone(), result: result.clone() };
+    let c = dr.register(ops).unwrap();
+    let n = dr.create(&c, b"sd", Mode::Pcpu, PERMS, 0).unwrap();
+    let mut got = 0usize;
+    n.open(0, 0, |h| {
+        got = h as usize;
+        Ok(())
+    })
+    .unwrap();
+    let _ = target.set((dr.clone(), n.clone()));
+    // The teardown calls close, which calls destroy on the same device.
+    dr.destroy(&n, SEC).expect("the outer destroy completes");
+    assert_eq!(*result.lock().unwrap(), Some(EINPROGRESS));
+    // SAFETY: the handle from the open above, released once.
+    unsafe { N2::release_handle(got as *mut Handle<N2>) };
+}
+
+#[test]
+fn missing_ops_answer_like_devfs() {
+    assert_eq!((missing::READ, missing::WRITE, missing::IOCTL), (ENODEV, ENODEV, ENODEV));
+    assert_eq!(missing::poll(POLLIN | POLLOUT), POLLIN | POLLOUT);
+    assert_eq!(missing::poll(POLLHUP), 0, "standard but not ready-able: nothing");
+    assert_eq!(missing::poll(0x1000), POLLNVAL, "outside POLLSTANDARD");
 }

@@ -31,7 +31,7 @@
 //!   simulates a signal (PCATCH) so that interrupted drains are testable.
 //! * **Clock** = `Instant` (monotonic), ns since the first use.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -82,19 +82,40 @@ impl ThreadSlot {
 
 impl Drop for ThreadSlot {
     fn drop(&mut self) {
+        // Forget the cached copy first: a later use on this thread must not
+        // write a slot that another thread may be given.
+        let _ = SLOT_INDEX.try_with(|c| c.set(usize::MAX));
         lock_ignoring_poison(&SLOT_ALLOC).free.push(self.0);
     }
 }
 
 thread_local! {
+    /// The index, cached where reading it is one thread-pointer-relative
+    /// load (const-initialised, no destructor: no lazy-init check).
+    /// `usize::MAX`: not allocated yet, or already given back.
+    static SLOT_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Owns the index; its destructor gives it back at thread exit.
     static THREAD_SLOT: ThreadSlot = ThreadSlot::acquire();
 }
 
 /// This thread's slot index (allocated at first use).
+#[inline]
 pub fn current_slot_index() -> usize {
-    THREAD_SLOT
+    let i = SLOT_INDEX.with(Cell::get);
+    if i != usize::MAX {
+        return i;
+    }
+    first_slot_index()
+}
+
+#[cold]
+#[inline(never)]
+fn first_slot_index() -> usize {
+    let i = THREAD_SLOT
         .try_with(|s| s.0)
-        .unwrap_or_else(|_| panic!("devref-host: gate used after this thread's slot was released"))
+        .unwrap_or_else(|_| panic!("devref-host: gate used after this thread's slot was released"));
+    SLOT_INDEX.with(|c| c.set(i));
+    i
 }
 
 /// One slot on its own pair of cache lines (the adjacent-line prefetcher
@@ -333,7 +354,10 @@ unsafe impl Platform for HostPlatform {
 
     #[inline]
     fn pin<'a>(&self, slots: &'a HostSlots) -> &'a Slot {
-        let i = current_slot_index();
+        // Indices are < MAX_THREADS by construction (the allocator refuses
+        // more); the mask keeps a bounds-check branch off the fast path.
+        const _: () = assert!(MAX_THREADS.is_power_of_two());
+        let i = current_slot_index() & (MAX_THREADS - 1);
         match slots.0.get(i) {
             Some(p) => &p.0,
             None => panic!("devref-host: slot index {i} out of range"),

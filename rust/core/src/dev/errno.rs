@@ -39,13 +39,25 @@ pub mod dead {
     pub const MMAP: Errno = ENXIO;
 }
 
-/// What devref answers when the client left an op out (as devfs does for
-/// a missing method).
+pub const POLLNVAL: i32 = 0x0020;
+/// The events poll_no_poll() knows (sys/poll.h POLLSTANDARD).
+pub const POLLSTANDARD: i32 =
+    POLLIN | 0x0002 | POLLOUT | POLLRDNORM | 0x0080 | 0x0100 | 0x0200 | 0x0008 | POLLHUP | POLLNVAL;
+
+/// What devref answers when the client left an op out: what devfs's
+/// no_read/no_write/no_ioctl (enodev) and no_poll (poll_no_poll) answer.
 pub mod missing {
     use super::*;
     pub const READ: Errno = ENODEV;
     pub const WRITE: Errno = ENODEV;
-    pub const IOCTL: Errno = ENOTTY;
-    /// poll(2): always ready for normal reads and writes (seltrue).
-    pub const POLL_READY: i32 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+    pub const IOCTL: Errno = ENODEV;
+    /// poll(2) without a poll op: always ready for normal reads and
+    /// writes; POLLNVAL for events outside POLLSTANDARD.
+    pub const fn poll(events: i32) -> i32 {
+        if events & !POLLSTANDARD != 0 {
+            POLLNVAL
+        } else {
+            events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)
+        }
+    }
 }

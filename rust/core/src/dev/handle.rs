@@ -40,9 +40,8 @@ impl<H> Link<H> {
 
 /// One open file of a device.
 pub struct Handle<N> {
-    /// The node it was opened on (nodes outlive their handles: pcpu nodes
-    /// are never freed, counted nodes only after destroy_dev ran every
-    /// cdevpriv destructor).
+    /// The node it was opened on; the handle holds a strong reference on
+    /// it (Node::open), dropped when the handle is freed.
     pub(crate) node: *const N,
     /// The incarnation it was opened on.
     pub(crate) incarnation: u64,

@@ -3,6 +3,7 @@
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -46,7 +47,6 @@ pub(crate) struct NodeState<K: Kernel, C: ClientOps> {
     /// The client of the current incarnation (None once Dead).
     pub client: Option<Arc<ClientRec<C>>>,
     pub handles: HandleList<Handle<Node<K, C>>>,
-    pub events: Option<K::Events>,
     pub cdev: Option<K::Cdev>,
 }
 
@@ -72,9 +72,19 @@ pub struct Node<K: Kernel, C: ClientOps> {
     incarnation: AtomicU64,
     client_rec: AtomicPtr<ClientRec<C>>,
     softc: AtomicUsize,
+    /// The incarnation's poll/kqueue lists.  Written only while the gate is
+    /// drained (attach, and the teardown, under `st`); read by calls inside
+    /// the gate, and by a closer under `st` (which excludes the teardown).
+    events: UnsafeCell<Option<K::Events>>,
     pub(crate) st: K::Lock<NodeState<K, C>>,
     sleep: K::Lock<SleepState>,
 }
+
+// SAFETY: `events` is accessed only under the rules on its field (the gate
+// or `st` excludes every writer); everything else is atomics and locks.
+unsafe impl<K: Kernel, C: ClientOps> Sync for Node<K, C> {}
+// SAFETY: as above; the node owns nothing tied to a thread.
+unsafe impl<K: Kernel, C: ClientOps> Send for Node<K, C> {}
 
 /// A snapshot of a node's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,7 +125,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         let life = Lifecycle::new_dead(k.clone())?;
         let st = k.lock_new(
             "devref node",
-            NodeState { client: None, handles: HandleList::new(), events: None, cdev: None },
+            NodeState { client: None, handles: HandleList::new(), cdev: None },
         )?;
         let sleep = k.lock_new("devref sleep", SleepState { closing: true, ticket: 0 })?;
         Some(Node {
@@ -127,6 +137,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             incarnation: AtomicU64::new(0),
             client_rec: AtomicPtr::new(ptr::null_mut()),
             softc: AtomicUsize::new(0),
+            events: UnsafeCell::new(None),
             st,
             sleep,
         })
@@ -167,7 +178,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 self.softc.store(softc, Ordering::Relaxed);
                 k.with_lock(&self.st, |st| {
                     st.client = Some(client.clone());
-                    st.events = events.take();
+                    // SAFETY: drained, under `st` (the field's rules).
+                    unsafe { *self.events.get() = events.take() };
                 });
                 k.with_lock(&self.sleep, |s| s.closing = false);
             })
@@ -219,9 +231,11 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         // its ClientRec (owned by the registry and by st.client) lives at
         // least until this node drains.
         let ops = unsafe { &(*rec).ops };
+        let mark = self.k.mark_call(self.cookie());
+        core::hint::black_box(&mark);
         Call {
             _guard: guard,
-            mark: Some(self.k.mark_call(self.cookie())),
+            mark: Some(mark),
             k: &self.k,
             ops,
             softc: self.softc.load(Ordering::Relaxed),
@@ -232,6 +246,12 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// open(2).  On success the new handle has been given to `publish`
     /// (which records it as the file's cdevpriv) while the call was still
     /// inside the gate; if `publish` fails the open is undone.
+    ///
+    /// The handle holds a reference on the node, dropped when the handle is
+    /// freed: a file's cdevpriv destructor may still be running when
+    /// destroy_dev returns (devfs takes the record off its list before
+    /// calling the destructor, and destroy_dev does not wait for that), so
+    /// a counted node must outlive its last handle, not its cdev.
     pub fn open(
         &self,
         oflags: i32,
@@ -241,6 +261,9 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         let guard = self.life.enter().map_err(|_| dead::OPEN)?;
         let call = self.enter_call(guard, 0);
         let priv_ = call.ops.open(call.softc, oflags, td)?;
+        // SAFETY: every Node lives in an Arc (only Devref::create makes
+        // them, with Arc::new), and this one is alive (we are inside it).
+        unsafe { Arc::increment_strong_count(self as *const Self) };
         let h = Box::into_raw(Box::new(Handle {
             node: self as *const Self,
             incarnation: self.incarnation.load(Ordering::Relaxed),
@@ -254,19 +277,60 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             // are inside the gate, so no drain completed).
             self.k.with_lock(&self.st, |st| unsafe { st.handles.remove(h) });
             call.ops.close(call.softc, priv_);
-            // SAFETY: nobody else knows h.
-            drop(unsafe { Box::from_raw(h) });
+            // SAFETY: nobody else knows h; whoever made this call holds
+            // the node (devfs or the registry), so ours is not the last
+            // reference.
+            unsafe { Self::free_handle(h) };
             return Err(e);
         }
         Ok(())
     }
 
-    /// The file's cdevpriv destructor: release the client's per-open state
-    /// unless destroy did or will, and free the handle when last.
+    /// Free a detached handle and drop its reference on the node.
     ///
     /// # Safety
-    /// `h` came from [`Node::open`] on this node and is released once.
-    pub unsafe fn release(&self, h: *mut Handle<Self>) {
+    /// `h` is detached, unused by anyone else, and someone else holds a
+    /// reference on the node (this one is not the last).
+    unsafe fn free_handle(h: *mut Handle<Self>) {
+        // SAFETY: per the contract.
+        let node = unsafe { (*h).node };
+        // SAFETY: per the contract.
+        drop(unsafe { Box::from_raw(h) });
+        // SAFETY: the reference open took; not the last (contract).
+        unsafe { Arc::decrement_strong_count(node) };
+    }
+
+    /// The file's cdevpriv destructor: release the client's per-open state
+    /// unless destroy did or will, and free the handle when last.  Works on
+    /// raw pointers: the handle's reference may be the node's last one.
+    ///
+    /// # Safety
+    /// `h` came from [`Node::open`] and is released once.
+    pub unsafe fn release_handle(h: *mut Handle<Self>) {
+        // SAFETY: the handle holds a reference on its node.
+        let node_ptr = unsafe { (*h).node };
+        let free = {
+            // SAFETY: as above; `node` is not used after this block.
+            let node = unsafe { &*node_ptr };
+            // SAFETY: per the contract.
+            unsafe { node.release_state(h) }
+        };
+        if free {
+            // SAFETY: release_state left h to us; the node's memory is not
+            // referenced any more in this frame.
+            drop(unsafe { Box::from_raw(h) });
+            // SAFETY: the reference open took (maybe the last: the node
+            // goes with it).
+            unsafe { Arc::decrement_strong_count(node_ptr) };
+        }
+    }
+
+    /// Release `h`'s client state unless destroy did or will.  True when
+    /// the caller must now free the handle.
+    ///
+    /// # Safety
+    /// As for [`Node::release_handle`]; `h` belongs to this node.
+    unsafe fn release_state(&self, h: *mut Handle<Self>) -> bool {
         enum Then {
             Close,
             Free,
@@ -300,52 +364,46 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 let priv_ = unsafe { (*h).priv_ };
                 let rec = self.client_rec.load(Ordering::Relaxed);
                 let mark = self.k.mark_call(self.cookie());
+                core::hint::black_box(&mark);
                 // SAFETY: inside the gate (see enter_call).
                 unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
                 self.k.unmark_call(mark);
                 // SAFETY: pairs with the enter_raw above.
                 unsafe { self.life.gate().leave_raw() };
-                // SAFETY: detached and the file is done with it.
-                drop(unsafe { Box::from_raw(h) });
+                true
             }
-            // SAFETY: detached, not being released, file done: ours.
-            Then::Free => drop(unsafe { Box::from_raw(h) }),
-            Then::Nothing => {}
+            Then::Free => true,
+            Then::Nothing => false,
         }
-    }
-
-    /// [`Node::release`] for a handle whose node the caller does not know
-    /// (the cdevpriv destructor gets only the handle).
-    ///
-    /// # Safety
-    /// As for [`Node::release`].
-    pub unsafe fn release_handle(h: *mut Handle<Self>) {
-        // SAFETY: nodes outlive their handles (handle.rs).
-        let node = unsafe { &*(*h).node };
-        // SAFETY: per the contract.
-        unsafe { node.release(h) }
     }
 
     /// Close the gate and wake everything that waits inside the device:
     /// devref's sleepers, the client's own (purge), pollers and kqueue.
     pub(crate) fn begin_close(&self) {
         let k = &self.k;
-        let client = k.with_lock(&self.st, |st| {
-            if let Some(ev) = st.events.as_ref() {
-                k.events_wake(ev);
-            }
-            st.client.clone()
-        });
-        k.with_lock(&self.sleep, |s| {
-            s.closing = true;
-            k.notify_all(&self.sleep);
-        });
-        // Dead already: nothing to close (a destroy of a tombstone).
-        let _ = self.life.close(&mut || {
+        let client = self.client();
+        // Close first: the filters that the wake below runs then find the
+        // gate closed and report EV_EOF without calling the client.
+        let closing = self.life.close(&mut || {
             if let Some(c) = client.as_ref() {
                 // The client is registered until its unregister succeeds,
                 // and that needs this node drained first: its text is there.
                 c.ops.purge(self.softc.load(Ordering::Relaxed));
+            }
+        });
+        if !matches!(closing, Ok(true)) {
+            // Dead (a tombstone) or already drained: nothing waits.
+            return;
+        }
+        k.with_lock(&self.sleep, |s| {
+            s.closing = true;
+            k.notify_all(&self.sleep);
+        });
+        k.with_lock(&self.st, |_| {
+            // SAFETY: under `st`, which the only writer after the drain
+            // (the teardown) also holds.
+            if let Some(ev) = unsafe { (*self.events.get()).as_ref() } {
+                k.events_wake(ev);
             }
         });
     }
@@ -376,7 +434,9 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             let (events, chain, client) = k.with_lock(&self.st, |st| {
                 // SAFETY: under the lock.
                 let chain = unsafe { st.handles.take_for_release() };
-                (st.events.take(), chain, st.client.take())
+                // SAFETY: drained, under `st` (the field's rules).
+                let events = unsafe { (*self.events.get()).take() };
+                (events, chain, st.client.take())
             });
             // Clearing earlier would let a call still inside re-register.
             if let Some(ev) = events {
@@ -388,7 +448,12 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 // SAFETY: `releasing` keeps h alive for us; the chain is ours.
                 let (next, priv_) = unsafe { ((*(*h).link.get()).next, (*h).priv_) };
                 if let Some(c) = client.as_ref() {
+                    // A destroy the client issues from here must defer, not
+                    // wait for this teardown.
+                    let mark = k.mark_call(self.cookie());
+                    core::hint::black_box(&mark);
                     c.ops.close(softc, priv_);
+                    k.unmark_call(mark);
                 }
                 let free = k.with_lock(&self.st, |_| {
                     // SAFETY: link fields under the lock.
@@ -399,8 +464,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 });
                 if free {
                     // SAFETY: the file's destructor already ran and left it
-                    // to us.
-                    drop(unsafe { Box::from_raw(h) });
+                    // to us; the destroyer's reference keeps the node.
+                    unsafe { Self::free_handle(h) };
                 }
                 h = next;
             }
@@ -450,19 +515,22 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         });
     }
 
-    /// devref_notify: readiness changed.
+    /// devref_notify: readiness changed.  Wakes pollers and runs kqueue
+    /// filters (which call the client's poll op) if the device is alive;
+    /// once it is closing, the close already woke everyone.
     pub fn notify(&self) {
-        let k = &self.k;
-        k.with_lock(&self.st, |st| {
-            if let Some(ev) = st.events.as_ref() {
-                k.events_wake(ev);
+        if let Ok(_g) = self.life.enter() {
+            // SAFETY: inside the gate (the field's rules).
+            if let Some(ev) = unsafe { (*self.events.get()).as_ref() } {
+                self.k.events_wake(ev);
             }
-        });
+        }
     }
 
-    /// Run `f` on the current incarnation's poll/kqueue lists, if alive.
-    pub fn with_events<R>(&self, f: impl FnOnce(&K::Events) -> R) -> Option<R> {
-        self.k.with_lock(&self.st, |st| st.events.as_ref().map(f))
+    /// The current incarnation's poll/kqueue lists, for a call inside it.
+    pub fn events<'a>(&'a self, _call: &Call<'a, K, C>) -> Option<&'a K::Events> {
+        // SAFETY: the Call proves we are inside the gate.
+        unsafe { (*self.events.get()).as_ref() }
     }
 
     pub fn stats(&self) -> NodeStats {

@@ -27,6 +27,9 @@ pub struct ClientRec<C> {
     pub ops: C,
     /// When it registered (monotonic ns).
     pub since_ns: u64,
+    /// An unregister is running: creates are refused meanwhile, so that no
+    /// device can outlive its client.
+    unregistering: core::sync::atomic::AtomicBool,
 }
 
 /// A snapshot of a client for sysctl.
@@ -96,7 +99,12 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// Register a client.
     pub fn register(&self, ops: C) -> Result<Arc<ClientRec<C>>, Errno> {
         let k = &self.k;
-        let rec = Arc::new(ClientRec { id: 0, ops, since_ns: k.now_ns() });
+        let rec = Arc::new(ClientRec {
+            id: 0,
+            ops,
+            since_ns: k.now_ns(),
+            unregistering: core::sync::atomic::AtomicBool::new(false),
+        });
         let mut rec = Some(rec);
         let r = k.with_lock(&self.reg, |r| {
             if r.unloading {
@@ -152,11 +160,13 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             Reserved,
         }
         let found = k.with_lock(&self.reg, |r| {
-            if r.unloading {
+            if r.unloading || client.unregistering.load(core::sync::atomic::Ordering::Relaxed) {
                 return Err(ENXIO);
             }
             if let Some(n) = r.nodes.iter().flatten().find(|n| *n.name() == name) {
-                if n.mode() != mode || n.perms() != perms || !n.is_dead() {
+                // Only eternal nodes are tombstones.  A Dead counted node is
+                // on its way to destroy_dev and out of the table.
+                if n.mode() != Mode::Pcpu || n.mode() != mode || n.perms() != perms || !n.is_dead() {
                     return Err(EEXIST);
                 }
                 return Ok(Found::Tombstone(n.clone()));
@@ -256,6 +266,29 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             return Err(EINVAL);
         }
         let dl = deadline(k, timeout_ns);
+        // Under the registry lock, as create checks it: a create that got
+        // past its check is in the table before we scan it.
+        k.with_lock(&self.reg, |_| {
+            client.unregistering.store(true, core::sync::atomic::Ordering::Relaxed)
+        });
+        let r = self.destroy_all_of(client, dl);
+        if let Err(e) = r {
+            client.unregistering.store(false, core::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
+        k.with_lock(&self.reg, |r| {
+            for slot in r.clients.iter_mut() {
+                if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
+                    *slot = None;
+                }
+            }
+        });
+        k.log(format_args!("client {} ({}) unregistered", client.id, client.ops.name()));
+        Ok(())
+    }
+
+    fn destroy_all_of(self: &Arc<Self>, client: &Arc<ClientRec<C>>, dl: Option<u64>) -> Result<(), Errno> {
+        let k = &self.k;
         let mut i = 0;
         while i < MAX_NODES {
             let n = k.with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten());
@@ -281,14 +314,6 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 return Err(e);
             }
         }
-        k.with_lock(&self.reg, |r| {
-            for slot in r.clients.iter_mut() {
-                if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
-                    *slot = None;
-                }
-            }
-        });
-        k.log(format_args!("client {} ({}) unregistered", client.id, client.ops.name()));
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! does for a destroyed device.
 
 use core::ffi::{c_char, c_int, c_ulong, c_void};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use devref_core::dev::{dead, missing, Handle, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use devref_sys::kpi::{thread, uio};
@@ -19,6 +20,9 @@ unsafe fn node<'a>(node: *mut c_void) -> Option<&'a NodeK> {
 }
 
 type H = Handle<NodeK>;
+
+/// A knote was attached to a devref device since load (see module.rs).
+pub static KQUEUE_USED: AtomicBool = AtomicBool::new(false);
 
 #[no_mangle]
 pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread) -> c_int {
@@ -92,7 +96,7 @@ pub extern "C" fn devref_rs_poll(n: *mut c_void, h: *mut c_void, events: c_int, 
         return dead::POLL;
     };
     let Some(f) = call.ops.table().dro_poll else {
-        return events & missing::POLL_READY;
+        return missing::poll(events);
     };
     // SAFETY: the client's op, inside the gate.
     let ask = || unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, events) };
@@ -102,10 +106,10 @@ pub extern "C" fn devref_rs_poll(n: *mut c_void, h: *mut c_void, events: c_int, 
     }
     // Record, then ask again: a notify between the two is not lost
     // (selwakeup after our selrecord wakes us; before it, we see it).
-    node.with_events(|ev| {
+    if let Some(ev) = node.events(&call) {
         // SAFETY: a live set of this incarnation; td is the caller.
         unsafe { shim::devref_shim_events_record(ev.raw(), td.cast()) }
-    });
+    }
     ask()
 }
 
@@ -136,11 +140,15 @@ pub extern "C" fn devref_rs_kqfilter(n: *mut c_void, h: *mut c_void, kn: *mut sh
     };
     // Attach to this incarnation's list while inside the gate: destroy
     // clears the list only after the gate has drained.
-    node.with_events(|ev| {
-        // SAFETY: a live list; kn is the knote devfs is attaching.
-        unsafe { shim::devref_shim_kn_attach(ev.raw(), kn, h) }
-    })
-    .unwrap_or(dead::KQFILTER)
+    let Some(ev) = node.events(&_call) else { return dead::KQFILTER };
+    // SAFETY: a live list; kn is the knote devfs is attaching.
+    let e = unsafe { shim::devref_shim_kn_attach(ev.raw(), kn, h) };
+    if e == 0 {
+        // Knotes keep devref's filterops after their device is gone: from
+        // now on devref.ko must stay loaded.
+        KQUEUE_USED.store(true, Ordering::Relaxed);
+    }
+    e
 }
 
 #[no_mangle]
@@ -158,20 +166,7 @@ pub extern "C" fn devref_rs_kn_event(h: *mut c_void, filter: c_int) -> c_int {
     let ready = match call.ops.table().dro_poll {
         // SAFETY: the client's op, inside the gate; must not sleep (KPI).
         Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, want) },
-        None => want & missing::POLL_READY,
+        None => missing::poll(want),
     };
     c_int::from(ready != 0)
-}
-
-#[no_mangle]
-pub extern "C" fn devref_rs_kn_detach(h: *mut c_void, kn: *mut shim::knote) {
-    if h.is_null() {
-        return;
-    }
-    // SAFETY: f_detach runs only while the knote is on its list.
-    let node = unsafe { &*(*h.cast::<H>()).node_ptr() };
-    node.with_events(|ev| {
-        // SAFETY: the knote is on this incarnation's list.
-        unsafe { shim::devref_shim_kn_remove(ev.raw(), kn) }
-    });
 }

@@ -47,6 +47,11 @@ impl Drop for Events {
     }
 }
 
+/// See `Kernel::CallMark` below.  The core keeps it in memory with
+/// `black_box(&mark)` while the client runs.
+#[repr(C)]
+pub struct CallMark([u64; 2]);
+
 extern "C" fn run_deferred(arg: *mut c_void) {
     // SAFETY: arg is the Box<Box<dyn FnOnce>> leaked by `defer`, run once.
     let job = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
@@ -56,8 +61,10 @@ extern "C" fn run_deferred(arg: *mut c_void) {
 impl Kernel for FreeBsd {
     type Cdev = Cdev;
     type Events = Events;
-    /// The mark is the cdevsw entry's frame (shim/devref_cdev.c).
-    type CallMark = ();
+    /// A (magic, node) pair in the caller's frame, found by the stack scan
+    /// of devref_shim_in_call (the cdevsw entries keep the same pair in
+    /// their C frames).
+    type CallMark = CallMark;
 
     fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize) -> Result<Cdev, Errno> {
         let mut buf = [0u8; 64];
@@ -123,14 +130,27 @@ impl Kernel for FreeBsd {
     }
 
     fn defer(&self, job: Box<dyn FnOnce() + Send>) {
+        crate::module::DEFERRED.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            job();
+            crate::module::DEFERRED.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
+        });
         let arg = Box::into_raw(Box::new(job)).cast::<c_void>();
         // SAFETY: run_deferred takes ownership of arg exactly once.
         unsafe { shim::devref_shim_defer(Some(run_deferred), arg) }
     }
 
-    fn mark_call(&self, _node: usize) {}
+    #[inline(always)]
+    fn mark_call(&self, node: usize) -> CallMark {
+        CallMark([shim::DEVREF_CALL_MAGIC, node as u64])
+    }
 
-    fn unmark_call(&self, _m: ()) {}
+    #[inline(always)]
+    fn unmark_call(&self, mut m: CallMark) {
+        // SAFETY: a plain store to our own local; volatile so that it is
+        // not elided as a dead store before the value goes out of scope.
+        unsafe { core::ptr::write_volatile(&mut m.0[0], 0) };
+    }
 
     fn in_call(&self, node: usize) -> bool {
         // SAFETY: scans the current thread's own kernel stack.

@@ -1,14 +1,26 @@
 //! Module events (the shim's devref_modevent calls these with Giant held).
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use devref_core::dev::{Devref, EBUSY, ENOMEM};
 use devref_sys::shim;
 
+use crate::dispatch::KQUEUE_USED;
 use crate::log::console;
 use crate::platform::FreeBsd;
 use crate::state;
 
+/// Deferred destroys queued or running on devref's taskqueue.
+pub static DEFERRED: AtomicUsize = AtomicUsize::new(0);
+
 #[no_mangle]
 pub extern "C" fn devref_rs_load() -> i32 {
+    // SAFETY: plain call, once per load.
+    let e = unsafe { shim::devref_shim_taskq_init() };
+    if e != 0 {
+        console!("load failed: cannot start the taskqueue (error {})", e);
+        return e;
+    }
     let Some(d) = Devref::new(FreeBsd) else {
         console!("load failed: out of memory for the registry");
         return ENOMEM;
@@ -21,7 +33,20 @@ pub extern "C" fn devref_rs_load() -> i32 {
 /// Also runs after a failed MOD_LOAD, with nothing installed.
 #[no_mangle]
 pub extern "C" fn devref_rs_unload() -> i32 {
-    let Some(d) = state::get() else { return 0 };
+    let Some(d) = state::get() else {
+        // SAFETY: frees the taskqueue if the failed load made one.
+        unsafe { shim::devref_shim_taskq_fini() };
+        return 0;
+    };
+    if KQUEUE_USED.load(Ordering::Relaxed) {
+        console!("unload refused: kqueue filters were attached to devref devices; their knotes keep devref's filterops");
+        return EBUSY;
+    }
+    let pending = DEFERRED.load(Ordering::Acquire);
+    if pending > 0 {
+        console!("unload refused: {} deferred destroy(s) still running", pending);
+        return EBUSY;
+    }
     if d.prepare_unload().is_err() {
         // prepare_unload said why on the console.
         return EBUSY;
@@ -30,6 +55,9 @@ pub extern "C" fn devref_rs_unload() -> i32 {
     // devfs is done with our cdevsw before the text goes.
     // SAFETY: plain call.
     unsafe { shim::devref_shim_cdevsw_drain() };
+    // SAFETY: no job is pending (checked above): this only waits for the
+    // tail of the last one and frees the queue.
+    unsafe { shim::devref_shim_taskq_fini() };
     drop(state::uninstall());
     console!("unloaded");
     0

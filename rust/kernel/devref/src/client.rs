@@ -160,9 +160,10 @@ impl<D: Device> Client<D> {
         Ok(DeviceRef { raw })
     }
 
-    /// Destroy every device and unregister.  On error the client stays
-    /// registered (give it back to the caller, whose MOD_UNLOAD must then
-    /// answer EBUSY); on success no op runs any more.
+    /// Destroy every device and unregister (`timeout_ms` < 0: no timeout,
+    /// still interruptible).  On error the client stays registered (give
+    /// it back to the caller, whose MOD_UNLOAD must then answer EBUSY); on
+    /// success no op runs any more.
     pub fn unregister(self, timeout_ms: i32) -> core::result::Result<(), (Self, Error)> {
         // SAFETY: self.raw is registered.
         let e = unsafe { kpi::devref_client_unregister(self.raw, timeout_ms) };

@@ -37,12 +37,17 @@ pub extern "C" fn devring_rs_load() -> i32 {
         .create(c"devring", Mode::Pcpu, perms, Ring::new(0))
         .and_then(|_| client.create(c"devring_counted", Mode::Counted, perms, Ring::new(1)));
     if let Err(e) = made {
-        // A failed MOD_LOAD is followed by MOD_UNLOAD: leave nothing behind.
-        return match client.unregister(UNLOAD_TIMEOUT_MS) {
+        // A failed MOD_LOAD is followed by MOD_UNLOAD whose answer the
+        // kernel ignores, and the file is freed: nothing of ours may stay
+        // registered.  The devices are brand new, so waiting (without a
+        // timeout, still interruptible) only waits for calls already in.
+        return match client.unregister(-1) {
             Ok(()) => e.to_errno(),
             Err((c, _)) => {
+                // Cannot get out cleanly: stay loaded, without devices
+                // serving, rather than leave devref pointing at freed text.
                 *state() = Some(c);
-                e.to_errno()
+                0
             }
         };
     }
