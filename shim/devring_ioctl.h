@@ -31,7 +31,7 @@ struct devring_info {
 	uint32_t	slots;
 	uint32_t	mode;
 	uint32_t	pad;
-	uint64_t	syncs;
+	uint64_t	syncs;	/* DEVRING_IOC_SYNC calls on this open file */
 };
 
 #define	DEVRING_IOC_INFO	_IOR('R', 0, struct devring_info)
