@@ -19,6 +19,8 @@ mod ioctl;
 mod ops;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(feature = "runtime")]
+pub use runtime::console;
 
 pub use client::{Client, DeviceRef, Mode, Perms, SleepTicket};
 pub use error::{Error, Result};

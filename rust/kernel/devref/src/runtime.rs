@@ -34,3 +34,38 @@ fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: constant format string without conversions.
     unsafe { kernel_panic(c"devref client: rust panic".as_ptr()) }
 }
+
+extern "C" {
+    /// printf(9).
+    fn printf(fmt: *const core::ffi::c_char, ...) -> core::ffi::c_int;
+}
+
+/// Print one console line (at most 255 bytes; longer is cut).
+pub fn console(args: core::fmt::Arguments<'_>) {
+    use core::fmt::Write;
+    struct Line {
+        buf: [u8; 256],
+        len: usize,
+    }
+    impl Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for &b in s.as_bytes() {
+                if let Some(slot) = self.buf.get_mut(self.len) {
+                    *slot = b;
+                    self.len += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut l = Line { buf: [0; 256], len: 0 };
+    let _ = l.write_fmt(args);
+    // SAFETY: "%.*s\n" reads exactly len bytes of buf.
+    unsafe { printf(c"%.*s\n".as_ptr(), l.len as core::ffi::c_int, l.buf.as_ptr()) };
+}
+
+/// `console!("...", args)`: a console line from a client module.
+#[macro_export]
+macro_rules! console {
+    ($($arg:tt)*) => { $crate::console(format_args!($($arg)*)) };
+}

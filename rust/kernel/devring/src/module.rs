@@ -52,6 +52,7 @@ pub extern "C" fn devring_rs_load() -> i32 {
         };
     }
     *state() = Some(client);
+    devref::console!("devring: loaded: /dev/devring (pcpu), /dev/devring_counted (counted)");
     0
 }
 
@@ -61,9 +62,13 @@ pub extern "C" fn devring_rs_unload() -> i32 {
         return 0;
     };
     match client.unregister(UNLOAD_TIMEOUT_MS) {
-        Ok(()) => 0,
-        Err((c, _)) => {
+        Ok(()) => {
+            devref::console!("devring: unloaded");
+            0
+        }
+        Err((c, e)) => {
             // devref said why on the console; our text must stay.
+            devref::console!("devring: unload refused (error {}): calls still inside", e.to_errno());
             *state() = Some(c);
             16 // EBUSY
         }
