@@ -1,6 +1,7 @@
 # make bench: devref's host benchmarks (rust/bench).  Prints the table and
 # the PASS/MISS target lines, and regenerates docs/benchmarks.md, .json and
-# .svg.  Exits non-zero only on a harness error, not on a missed target.
+# .svg, and the headline in README.md.  Exits non-zero only on a harness
+# error, not on a missed target.
 #
 # make devbench-check: compile tools/devbench (the FreeBSD benchmark) for
 # FreeBSD with the userland headers of mk/deps.sh, without linking.
@@ -25,7 +26,7 @@ DEVBENCH_WARNS	 = -Wpointer-arith -Wreturn-type -Wcast-qual -Wwrite-strings \
 
 bench:
 	cd rust && $(HOST_CARGO) build --release -p devref-bench
-	rust/target/release/devref-bench --out docs
+	rust/target/release/devref-bench --out docs --readme README.md
 
 devbench-check: $(DEVBENCH_OBJ)
 

@@ -785,3 +785,68 @@ pub fn svg(r: &Results) -> Result<String, String> {
     }
     Ok(buf)
 }
+
+/// The README's headline: per-call cost at 1 and 2 threads without work,
+/// and destroy latency, from the same run as docs/benchmarks.md.
+pub fn headline(r: &Results) -> String {
+    let c = r.machine.cpus;
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Host benchmark, {} CPUs ({}), {}, commit `{}` — medians; \
+         the full table, the targets and the plot are in \
+         [docs/benchmarks.md](docs/benchmarks.md).\n\n",
+        c, r.machine.cpu_model, r.machine.date, r.machine.commit
+    ));
+    s.push_str("| ns per call, no work | none | pcpu (devref) | atomic | percdev (devfs since 2019) |\n");
+    s.push_str("|---|---|---|---|---|\n");
+    for threads in [1usize, 2] {
+        let cell = |k: Kind| {
+            r.point(k, threads, 0)
+                .map_or("-".to_string(), |p| format!("{:.1}", p.ns_per_call(c)))
+        };
+        s.push_str(&format!(
+            "| {} thread{} | {} | {} | {} | {} |\n",
+            threads,
+            if threads == 1 { "" } else { "s" },
+            cell(Kind::None),
+            cell(Kind::Pcpu),
+            cell(Kind::Atomic),
+            cell(Kind::Percdev)
+        ));
+    }
+    let ms = |scheme: &str, case: DrainCase| {
+        drain_point(r, scheme, case).map_or("-".to_string(), |d| format!("{:.3} ms", d.median_ns() / 1e6))
+    };
+    s.push_str(&format!(
+        "\nDestroy with 10,000 idle open handles: {} (devfs model: {}); with one call \
+         running that ends after 20 ms: {} (devfs model, polling every 100 ms: {}).\n",
+        ms("pcpu", DrainCase::Idle),
+        ms("devfs", DrainCase::Idle),
+        ms("pcpu", DrainCase::Running(1)),
+        ms("devfs", DrainCase::Running(1)),
+    ));
+    let ts = targets(r);
+    let missed: Vec<String> = ts.iter().filter(|t| !t.pass()).map(|t| t.line()).collect();
+    s.push_str(&format!("\nTargets met: {} of {}.", ts.len() - missed.len(), ts.len()));
+    if !missed.is_empty() {
+        s.push_str(" Missed:\n\n");
+        for m in missed {
+            s.push_str(&format!("- {}\n", m.trim_start_matches("MISS").trim()));
+        }
+    } else {
+        s.push('\n');
+    }
+    s
+}
+
+/// Replace the text between the headline markers of a README.
+pub fn splice_headline(readme: &str, headline: &str) -> Result<String, String> {
+    const BEGIN: &str = "<!-- bench-headline:begin (make bench writes this part) -->";
+    const END: &str = "<!-- bench-headline:end -->";
+    let b = readme.find(BEGIN).ok_or("README has no bench-headline:begin marker")?;
+    let e = readme.find(END).ok_or("README has no bench-headline:end marker")?;
+    if e < b {
+        return Err("README's bench-headline markers are out of order".into());
+    }
+    Ok(format!("{}{}\n{}{}", &readme[..b + BEGIN.len()], "\n", headline, &readme[e..]))
+}
