@@ -21,8 +21,8 @@
 //!    └──────────────────────── reopen() ─────────────────────────────┘
 //! ```
 
-use crate::platform::{Platform, WaitOutcome};
-use crate::sync::{AtomicBool, Ordering};
+use crate::platform::{Platform, Slot, WaitOutcome};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 /// The gate is closed: the call must not go into the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,6 +207,24 @@ impl<P: Platform> Gate<P> {
     /// The fast path of entry: see the module doc and docs/design.md.
     #[inline]
     fn enter_fast(&self) -> bool {
+        self.section(|slot| bump(&slot.enters))
+    }
+
+    /// Leave: the same section on the slot we are on *now* (the thread may
+    /// have migrated or slept since it entered: never reuse the slot of the
+    /// entry).  Slow path when the gate is closing.
+    #[inline]
+    fn leave_inner(&self) {
+        if !self.section(|slot| bump(&slot.leaves)) {
+            self.leave_slow();
+        }
+    }
+
+    /// One fast-path section (the `vfs_op_thread_enter` dance): flag this
+    /// slot in entry, fence, and if the gate is open run `update` on the
+    /// slot.  Returns whether it was open.
+    #[inline(always)]
+    fn section(&self, update: impl FnOnce(&Slot)) -> bool {
         let p = &self.platform;
         let slot = p.pin(&self.slots);
         slot.in_entry.store(true, Ordering::Relaxed);
@@ -216,36 +234,13 @@ impl<P: Platform> Gate<P> {
         // e.g. devref's incarnation data) happen before our update below.
         let open = !self.closing.load(Ordering::Acquire);
         if open {
-            // Single writer (we own the slot): load + store, no RMW.
-            let n = slot.enters.load(Ordering::Relaxed);
-            slot.enters.store(n.wrapping_add(1), Ordering::Relaxed);
+            update(slot);
         }
         // Release: the counter store is visible to whoever reads this
         // `false` with an acquire load (the barrier).
         slot.in_entry.store(false, Ordering::Release);
         p.unpin();
         open
-    }
-
-    /// Leave: the same dance on the slot we are on *now* (the thread may
-    /// have migrated or slept since it entered: never reuse the slot of the
-    /// entry).  Slow path when the gate is closing.
-    #[inline]
-    fn leave_inner(&self) {
-        let p = &self.platform;
-        let slot = p.pin(&self.slots);
-        slot.in_entry.store(true, Ordering::Relaxed);
-        p.entry_fence();
-        let open = !self.closing.load(Ordering::Acquire);
-        if open {
-            let n = slot.leaves.load(Ordering::Relaxed);
-            slot.leaves.store(n.wrapping_add(1), Ordering::Relaxed);
-        }
-        slot.in_entry.store(false, Ordering::Release);
-        p.unpin();
-        if !open {
-            self.leave_slow();
-        }
     }
 
     /// A leave that found the gate closing.  The closer set the flag under
@@ -418,4 +413,10 @@ impl<P: Platform> core::fmt::Debug for Gate<P> {
             .field("closing", &self.closing.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// `c += 1` by its single writer: a relaxed load and store, no atomic RMW.
+#[inline(always)]
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
