@@ -24,11 +24,42 @@
  *					(DEVRING_IOC_SLEEP); the main thread
  *					kldunloads FILE; expect the sleeper
  *					woken at once with ENXIO
+ *	devring_t hammer PATH NTHREADS SECONDS [DIR]
+ *					NTHREADS threads, an fd each, call
+ *					DEVRING_IOC_SYNC in a loop for
+ *					SECONDS (or until DIR/stop exists,
+ *					or SIGTERM/SIGINT); DIR/ready
+ *					appears once every thread's first
+ *					SYNC succeeded.  A SYNC must answer
+ *					0 (tail = head) or ENXIO; an fd that
+ *					got ENXIO must keep getting it (a
+ *					dead incarnation's) and is replaced
+ *					by a new open, which must succeed or
+ *					fail ENXIO (the tombstone).  Prints
+ *					counts per thread and in total
+ *	devring_t kevent PATH FILE SECONDS
+ *					EVFILT_WRITE is ready at once,
+ *					EVFILT_READ is not; a thread blocks
+ *					in kevent(2) on EVFILT_READ (up to
+ *					SECONDS) and the main thread
+ *					kldunloads FILE: expect the thread
+ *					woken with EV_EOF, the write knote
+ *					EV_EOF, a new knote on the dead fd
+ *					refused with ENXIO
+ *	devring_t mmap PATH		mmap(2) fails (prints the errno:
+ *					EINVAL or ENODEV accepted); SYNC
+ *					and INFO still work on the fd
+ *	devring_t rw PATH [DIR]		read(2) and write(2) fail ENODEV
+ *					(no such ops); with DIR, create
+ *					DIR/ready, wait for DIR/go, and
+ *					expect EIO
  */
 
 #include <sys/param.h>
+#include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/linker.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -36,7 +67,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,13 +401,481 @@ cmd_sleep_unload(const char *path, const char *file, const char *ms)
 	return (failures != 0);
 }
 
+/*
+ * hammer: threads in DEVRING_IOC_SYNC while the test unloads and reloads
+ * devring under them.
+ */
+#define	HAMMER_MAX_THREADS	256
+#define	HAMMER_MAX_REPORTS	5	/* FAIL lines printed per thread */
+
+struct hammer {
+	const char	*path;
+	pthread_t	 td;
+	int		 id;
+	int		 reports;
+	uint64_t	 ok;		/* SYNC: 0, with tail = head */
+	uint64_t	 enxio;		/* SYNC answered ENXIO */
+	uint64_t	 opens;		/* successful opens */
+	uint64_t	 open_enxio;	/* open: ENXIO (the tombstone) */
+	uint64_t	 other;		/* any other answer: a failure */
+	uint64_t	 stale;		/* a dead fd not answering ENXIO */
+	uint64_t	 badtail;	/* SYNC answered 0 with tail != head */
+};
+
+static atomic_bool hammer_stop;
+static atomic_int hammer_ready;
+
+static void
+hammer_signal(int sig __unused)
+{
+
+	atomic_store(&hammer_stop, true);
+}
+
+static void
+hammer_report(struct hammer *h, const char *what, int e)
+{
+
+	if (h->reports++ < HAMMER_MAX_REPORTS)
+		printf("FAIL thread %d: %s answered %s\n", h->id, what,
+		    errname(e));
+}
+
+static void *
+hammer_main(void *arg)
+{
+	struct devring_info info;
+	struct devring_sync s;
+	struct hammer *h;
+	uint32_t head;
+	int e, fd;
+	bool counted;
+
+	h = arg;
+	fd = -1;
+	head = 0;
+	counted = false;
+	while (!atomic_load_explicit(&hammer_stop, memory_order_relaxed)) {
+		if (fd < 0) {
+			fd = open(h->path, O_RDWR);
+			if (fd < 0) {
+				e = errno;
+				if (e == ENXIO) {
+					/* Unloaded: the tombstone answers. */
+					h->open_enxio++;
+				} else {
+					h->other++;
+					hammer_report(h, "open", e);
+				}
+				usleep(100);
+				continue;
+			}
+			h->opens++;
+		}
+		head = (head + 1) % DEVRING_SLOTS;
+		s.head = head;
+		s.tail = UINT32_MAX;
+		e = ioctl_errno(fd, DEVRING_IOC_SYNC, &s);
+		if (e == 0) {
+			h->ok++;
+			if (s.tail != head) {
+				h->badtail++;
+				if (h->reports++ < HAMMER_MAX_REPORTS)
+					printf("FAIL thread %d: SYNC head=%u "
+					    "returned tail=%u\n", h->id, head,
+					    s.tail);
+			}
+			if (!counted) {
+				counted = true;
+				atomic_fetch_add(&hammer_ready, 1);
+			}
+			continue;
+		}
+		if (e != ENXIO) {
+			h->other++;
+			hammer_report(h, "SYNC", e);
+			continue;
+		}
+		h->enxio++;
+		/*
+		 * The fd belongs to a dead incarnation: it must stay dead,
+		 * also once devring is loaded again.
+		 */
+		s.head = 1;
+		e = ioctl_errno(fd, DEVRING_IOC_SYNC, &s);
+		if (e != ENXIO) {
+			h->stale++;
+			hammer_report(h, "SYNC on a dead fd", e);
+		}
+		e = ioctl_errno(fd, DEVRING_IOC_INFO, &info);
+		if (e != ENXIO) {
+			h->stale++;
+			hammer_report(h, "INFO on a dead fd", e);
+		}
+		if (close(fd) != 0) {
+			h->other++;
+			hammer_report(h, "close of a dead fd", errno);
+		}
+		fd = -1;
+	}
+	if (fd >= 0 && close(fd) != 0) {
+		h->other++;
+		hammer_report(h, "close", errno);
+	}
+	return (NULL);
+}
+
+static bool
+file_exists(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return (stat(p, &sb) == 0);
+}
+
+static void
+hammer_print(const char *who, const struct hammer *h)
+{
+
+	printf("%s: ok=%ju enxio=%ju opens=%ju open_enxio=%ju other=%ju "
+	    "stale=%ju badtail=%ju\n", who, (uintmax_t)h->ok,
+	    (uintmax_t)h->enxio, (uintmax_t)h->opens,
+	    (uintmax_t)h->open_enxio, (uintmax_t)h->other,
+	    (uintmax_t)h->stale, (uintmax_t)h->badtail);
+}
+
+static int
+cmd_hammer(const char *path, const char *nthreads, const char *seconds,
+    const char *dir)
+{
+	struct sigaction sa;
+	struct hammer *hs, tot;
+	char who[32];
+	double limit, t0, t1;
+	int i, n;
+	bool ready;
+
+	n = atoi(nthreads);
+	limit = strtod(seconds, NULL);
+	if (n < 1 || n > HAMMER_MAX_THREADS || limit <= 0) {
+		printf("FAIL hammer: 1..%d threads and a positive duration\n",
+		    HAMMER_MAX_THREADS);
+		return (2);
+	}
+	hs = calloc(n, sizeof(*hs));
+	if (hs == NULL) {
+		printf("FAIL calloc\n");
+		return (1);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hammer_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		hs[i].path = path;
+		hs[i].id = i;
+		if (pthread_create(&hs[i].td, NULL, hammer_main, &hs[i]) != 0) {
+			printf("FAIL pthread_create\n");
+			atomic_store(&hammer_stop, true);
+			n = i;
+			break;
+		}
+	}
+	ready = false;
+	while (!atomic_load(&hammer_stop) && now() - t0 < limit) {
+		if (dir != NULL && !ready && atomic_load(&hammer_ready) == n) {
+			ready = true;
+			if (touch(dir, "ready") != 0) {
+				printf("FAIL cannot create %s/ready\n", dir);
+				failures++;
+				break;
+			}
+		}
+		if (dir != NULL && file_exists(dir, "stop"))
+			break;
+		usleep(10000);
+	}
+	atomic_store(&hammer_stop, true);
+	memset(&tot, 0, sizeof(tot));
+	for (i = 0; i < n; i++) {
+		pthread_join(hs[i].td, NULL);
+		snprintf(who, sizeof(who), "thread %d", i);
+		hammer_print(who, &hs[i]);
+		tot.ok += hs[i].ok;
+		tot.enxio += hs[i].enxio;
+		tot.opens += hs[i].opens;
+		tot.open_enxio += hs[i].open_enxio;
+		tot.other += hs[i].other;
+		tot.stale += hs[i].stale;
+		tot.badtail += hs[i].badtail;
+	}
+	t1 = now();
+	hammer_print("total", &tot);
+	printf("threads=%d time=%.3f s\n", n, t1 - t0);
+	if (tot.ok == 0) {
+		printf("FAIL no SYNC succeeded\n");
+		failures++;
+	}
+	if (tot.other != 0 || tot.stale != 0 || tot.badtail != 0) {
+		printf("FAIL unexpected answers: other=%ju stale=%ju "
+		    "badtail=%ju\n", (uintmax_t)tot.other,
+		    (uintmax_t)tot.stale, (uintmax_t)tot.badtail);
+		failures++;
+	}
+	free(hs);
+	return (failures != 0);
+}
+
+/*
+ * kevent: devring's poll op reports only POLLOUT, so EVFILT_WRITE is ready
+ * at once and EVFILT_READ never is while the device lives.
+ */
+struct kwaiter {
+	int		kq;
+	int		seconds;
+	atomic_int	started;
+	int		n;
+	int		error;
+	struct kevent	ev;
+	double		t1;
+};
+
+static void *
+kwaiter_main(void *arg)
+{
+	struct kwaiter *w;
+	struct timespec ts;
+
+	w = arg;
+	ts.tv_sec = w->seconds;
+	ts.tv_nsec = 0;
+	atomic_store(&w->started, 1);
+	w->n = kevent(w->kq, NULL, 0, &w->ev, 1, &ts);
+	w->error = w->n < 0 ? errno : 0;
+	w->t1 = now();
+	return (NULL);
+}
+
+/* Add a knote; the registration's errno (EV_RECEIPT reports it). */
+static int
+kq_add(int kq, int fd, short filter)
+{
+	struct kevent ch, res;
+	int n;
+
+	EV_SET(&ch, fd, filter, EV_ADD | EV_RECEIPT, 0, 0, NULL);
+	memset(&res, 0, sizeof(res));
+	n = kevent(kq, &ch, 1, &res, 1, NULL);
+	if (n < 0)
+		return (errno);
+	if (n != 1 || (res.flags & EV_ERROR) == 0) {
+		printf("FAIL kevent EV_RECEIPT: n=%d flags=%#x\n", n,
+		    res.flags);
+		failures++;
+		return (-1);
+	}
+	return ((int)res.data);
+}
+
+/* The events pending now (zero timeout). */
+static int
+kq_now(int kq, struct kevent *ev)
+{
+	struct timespec zero;
+
+	zero.tv_sec = 0;
+	zero.tv_nsec = 0;
+	memset(ev, 0, sizeof(*ev));
+	return (kevent(kq, NULL, 0, ev, 1, &zero));
+}
+
+static int
+cmd_kevent(const char *path, const char *file, const char *seconds)
+{
+	struct kwaiter w;
+	struct kevent ev;
+	pthread_t td;
+	double u0, u1;
+	int fd, fileid, kqr, kqw, kqx, n, uerr;
+
+	memset(&w, 0, sizeof(w));
+	w.seconds = atoi(seconds);
+	if (w.seconds < 1) {
+		printf("FAIL kevent: SECONDS must be positive\n");
+		return (2);
+	}
+	fd = open_or_die(path);
+	kqr = kqueue();
+	kqw = kqueue();
+	kqx = kqueue();
+	if (kqr < 0 || kqw < 0 || kqx < 0) {
+		printf("FAIL kqueue: %s\n", errname(errno));
+		return (1);
+	}
+	/* Alive: EVFILT_WRITE is ready at once... */
+	expect("add EVFILT_WRITE", kq_add(kqw, fd, EVFILT_WRITE), 0);
+	n = kq_now(kqw, &ev);
+	printf("write: n=%d filter=%d flags=%#x\n", n, ev.filter, ev.flags);
+	if (n != 1 || ev.filter != EVFILT_WRITE || (int)ev.ident != fd ||
+	    (ev.flags & (EV_EOF | EV_ERROR)) != 0) {
+		printf("FAIL write: expected EVFILT_WRITE ready at once\n");
+		failures++;
+	}
+	/* ...EVFILT_READ registers but is not ready. */
+	expect("add EVFILT_READ", kq_add(kqr, fd, EVFILT_READ), 0);
+	n = kq_now(kqr, &ev);
+	printf("read: n=%d\n", n);
+	if (n != 0) {
+		printf("FAIL read: EVFILT_READ ready on a live device\n");
+		failures++;
+	}
+	fileid = kldfind(file);
+	if (fileid < 0) {
+		printf("FAIL kldfind %s: %s\n", file, errname(errno));
+		return (1);
+	}
+	w.kq = kqr;
+	if (pthread_create(&td, NULL, kwaiter_main, &w) != 0) {
+		printf("FAIL pthread_create\n");
+		return (1);
+	}
+	while (atomic_load(&w.started) == 0)
+		usleep(1000);
+	/* Give the waiter time to block in kevent(2). */
+	usleep(500000);
+	u0 = now();
+	uerr = kldunload(fileid) == 0 ? 0 : errno;
+	u1 = now();
+	pthread_join(td, NULL);
+	printf("kldunload: %s in %.3f s\n", errname(uerr), u1 - u0);
+	if (uerr != 0) {
+		printf("FAIL kldunload: %s\n", errname(uerr));
+		failures++;
+	}
+	if (w.n == 1 && w.ev.filter == EVFILT_READ &&
+	    (w.ev.flags & EV_EOF) != 0)
+		printf("kevent read: EV_EOF after %.3f s\n", w.t1 - u0);
+	else
+		printf("kevent read: n=%d error=%s filter=%d flags=%#x after "
+		    "%.3f s\n", w.n, errname(w.error), w.ev.filter,
+		    w.ev.flags, w.t1 - u0);
+	if (w.n != 1 || w.ev.filter != EVFILT_READ ||
+	    (int)w.ev.ident != fd || (w.ev.flags & EV_EOF) == 0) {
+		printf("FAIL kevent read: expected EVFILT_READ with EV_EOF\n");
+		failures++;
+	} else if (w.t1 < u0) {
+		printf("FAIL kevent read: returned before the unload\n");
+		failures++;
+	} else if (w.t1 - u0 > 5.0) {
+		printf("FAIL kevent read: woken %.3f s after the unload "
+		    "began\n", w.t1 - u0);
+		failures++;
+	}
+	/* The write knote reports the end too. */
+	n = kq_now(kqw, &ev);
+	if (n == 1 && (ev.flags & EV_EOF) != 0)
+		printf("write after: EV_EOF\n");
+	else
+		printf("write after: n=%d flags=%#x\n", n, ev.flags);
+	if (n != 1 || ev.filter != EVFILT_WRITE ||
+	    (ev.flags & EV_EOF) == 0) {
+		printf("FAIL write after: expected EVFILT_WRITE with EV_EOF\n");
+		failures++;
+	}
+	/* A new knote on the dead fd is refused (kqfilter ENXIO). */
+	expect("add after", kq_add(kqx, fd, EVFILT_READ), ENXIO);
+	close(kqx);
+	close(kqw);
+	close(kqr);
+	close(fd);
+	return (failures != 0);
+}
+
+/* mmap(2): refused, without harm to the open file. */
+static int
+cmd_mmap(const char *path)
+{
+	static const struct {
+		const char	*what;
+		int		 prot;
+	} tries[] = {
+		{ "mmap shared rw", PROT_READ | PROT_WRITE },
+		{ "mmap shared r", PROT_READ },
+	};
+	struct devring_info info;
+	struct devring_sync s;
+	size_t i;
+	void *p;
+	int e, fd;
+
+	fd = open_or_die(path);
+	for (i = 0; i < nitems(tries); i++) {
+		p = mmap(NULL, getpagesize(), tries[i].prot, MAP_SHARED, fd,
+		    0);
+		e = p == MAP_FAILED ? errno : 0;
+		printf("%s: %s\n", tries[i].what, errname(e));
+		if (p != MAP_FAILED) {
+			printf("FAIL %s: succeeded\n", tries[i].what);
+			failures++;
+			munmap(p, getpagesize());
+		} else if (e != EINVAL && e != ENODEV) {
+			printf("FAIL %s: expected EINVAL or ENODEV\n",
+			    tries[i].what);
+			failures++;
+		}
+	}
+	s.head = 7;
+	s.tail = 0;
+	expect("sync after mmap", ioctl_errno(fd, DEVRING_IOC_SYNC, &s), 0);
+	if (s.tail != 7) {
+		printf("FAIL sync after mmap: tail %u, expected 7\n", s.tail);
+		failures++;
+	}
+	expect("info after mmap", ioctl_errno(fd, DEVRING_IOC_INFO, &info), 0);
+	close(fd);
+	return (failures != 0);
+}
+
+/* read(2) and write(2) of a device whose client has no such ops. */
+static int
+cmd_rw(const char *path, const char *dir)
+{
+	char buf[16];
+	ssize_t r;
+	int fd;
+
+	fd = open_or_die(path);
+	memset(buf, 0, sizeof(buf));
+	r = read(fd, buf, sizeof(buf));
+	expect("read", r < 0 ? errno : 0, ENODEV);
+	r = write(fd, buf, sizeof(buf));
+	expect("write", r < 0 ? errno : 0, ENODEV);
+	if (dir != NULL) {
+		if (touch(dir, "ready") != 0 || wait_for(dir, "go", 120) != 0)
+			return (1);
+		r = read(fd, buf, sizeof(buf));
+		expect("read after", r < 0 ? errno : 0, EIO);
+		r = write(fd, buf, sizeof(buf));
+		expect("write after", r < 0 ? errno : 0, EIO);
+	}
+	close(fd);
+	return (failures != 0);
+}
+
 static void
 usage(void)
 {
 
-	fprintf(stderr, "usage: devring_t info|sync|errors|pollout|open-errno "
-	    "PATH\n       devring_t dead-fd PATH DIR\n"
-	    "       devring_t sleep-unload PATH FILE MS\n");
+	fprintf(stderr, "usage: devring_t info|sync|errors|pollout|open-errno|"
+	    "mmap PATH\n       devring_t dead-fd PATH DIR\n"
+	    "       devring_t rw PATH [DIR]\n"
+	    "       devring_t sleep-unload PATH FILE MS\n"
+	    "       devring_t hammer PATH NTHREADS SECONDS [DIR]\n"
+	    "       devring_t kevent PATH FILE SECONDS\n");
 	exit(2);
 }
 
@@ -399,6 +900,15 @@ main(int argc, char **argv)
 		return (cmd_dead_fd(argv[2], argv[3]));
 	if (strcmp(argv[1], "sleep-unload") == 0 && argc == 5)
 		return (cmd_sleep_unload(argv[2], argv[3], argv[4]));
+	if (strcmp(argv[1], "hammer") == 0 && (argc == 5 || argc == 6))
+		return (cmd_hammer(argv[2], argv[3], argv[4],
+		    argc == 6 ? argv[5] : NULL));
+	if (strcmp(argv[1], "kevent") == 0 && argc == 5)
+		return (cmd_kevent(argv[2], argv[3], argv[4]));
+	if (strcmp(argv[1], "mmap") == 0)
+		return (cmd_mmap(argv[2]));
+	if (strcmp(argv[1], "rw") == 0 && (argc == 3 || argc == 4))
+		return (cmd_rw(argv[2], argc == 4 ? argv[3] : NULL));
 	usage();
 	return (2);
 }
