@@ -59,6 +59,22 @@ devref_shim_events_record(struct devref_events *ev, struct thread *td)
  * file detaches its knotes first); once the list has been cleared the
  * knote carries EV_EOF and f_event answers without touching the hook.
  */
+/* f_event on a knote still on its list: kn_hook is a live handle. */
+static int
+devref_kn_event_live(struct knote *kn)
+{
+	DEVREF_CALL_MARK(devref_rs_handle_node(kn->kn_hook));
+	int ready;
+
+	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
+	DEVREF_CALL_UNMARK();
+	if (ready < 0) {
+		kn->kn_flags |= EV_EOF;
+		return (1);
+	}
+	return (ready);
+}
+
 /*
  * f_detach runs only while the knote is still on its list (knlist_clear
  * marks the knotes it takes off as detached, and kqueue then skips
@@ -75,20 +91,15 @@ devref_kn_detach(struct knote *kn)
 static int
 devref_kn_event(struct knote *kn, long hint __unused)
 {
-	DEVREF_CALL_MARK(devref_rs_handle_node(kn->kn_hook));
-	int ready;
 
-	if ((kn->kn_flags & EV_EOF) != 0) {
-		DEVREF_CALL_UNMARK();
+	/*
+	 * A knote taken off a cleared list carries EV_EOF, and its file's
+	 * handle may be gone (a counted node's destructors run in destroy_dev):
+	 * answer before touching the hook.
+	 */
+	if ((kn->kn_flags & EV_EOF) != 0)
 		return (1);
-	}
-	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
-	DEVREF_CALL_UNMARK();
-	if (ready < 0) {
-		kn->kn_flags |= EV_EOF;
-		return (1);
-	}
-	return (ready);
+	return (devref_kn_event_live(kn));
 }
 
 static const struct filterops devref_read_filtops = {

@@ -51,9 +51,9 @@ struct uio;
  *
  * dro_poll is also kqueue's filter: it is called with the device's knlist
  * mutex held, from kevent(2) and from devref_notify().  It must not sleep,
- * and must not take a lock that is held around a call to devref_notify()
- * or devref_dev_destroy() (recursion, or lock order reversal against
- * kevent).
+ * must not call devref_dev_destroy() or devref_client_unregister(), and
+ * must not take a lock that is held around a call to devref_notify() or
+ * devref_dev_destroy() (recursion, or lock order reversal against kevent).
  *
  * mmap(2) of a devref device fails (EINVAL) until devref has its managed
  * pager.
@@ -85,8 +85,10 @@ int	devref_client_register(const struct devref_ops *ops,
  * Destroy all of the client's devices and unregister it.  0: no op of the
  * client runs any more and its text may go.  ETIMEDOUT/EINTR: a call would
  * not leave in time; the client stays registered (its MOD_UNLOAD must
- * return EBUSY) and may try again.  EDEADLK: called from inside one of its
- * own ops.  timeout_ms < 0 waits without a timeout (still interruptible).
+ * return EBUSY) and may try again; the devices destroyed before the one
+ * that failed stay destroyed.  EDEADLK: called from inside one of its own
+ * ops.  EINVAL: not registered (or a concurrent unregister won).
+ * timeout_ms < 0 waits without a timeout (still interruptible).
  */
 int	devref_client_unregister(struct devref_client *client, int timeout_ms);
 
@@ -104,9 +106,10 @@ int	devref_dev_create(struct devref_client *client, const char *name,
  * every open file's state is released through dro_close.  0 when done;
  * ETIMEDOUT/EINTR: nothing torn down, the device stays closed, call again;
  * EINPROGRESS: called from inside a call of this device, finished later on
- * a taskqueue.  Counted devices are freed: dev is invalid after 0.  A dev
- * pointer is the client's until its destroy returned 0 or its client
- * unregistered; using it later is a use-after-free, as with destroy_dev.
+ * a taskqueue.  Counted devices are freed: dev is invalid after 0 or
+ * EINPROGRESS.  A dev pointer is the client's until its destroy returned 0
+ * or EINPROGRESS, or its client unregistered; using it later is a
+ * use-after-free, as with destroy_dev.
  */
 int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
 

@@ -315,6 +315,25 @@ impl<P: Platform> Gate<P> {
             self.close_locked(st);
             st.epoch
         });
+        self.wait_drained(epoch, deadline)
+    }
+
+    /// Wait for a gate that is already closed to drain, without closing it:
+    /// a gate found open (reopened since whoever closed it) answers
+    /// [`DrainError::Reopened`] at once.  For owners that close the gate
+    /// under a lock of their own and wait after releasing it.
+    pub fn drain(&self, timeout_ns: Option<u64>) -> Result<(), DrainError> {
+        let p = &self.platform;
+        let deadline = timeout_ns.map(|t| p.now_ns().saturating_add(t));
+        let epoch = p.with_lock(&self.state, |st| (st.phase != Phase::Open).then_some(st.epoch));
+        match epoch {
+            Some(e) => self.wait_drained(e, deadline),
+            None => Err(DrainError::Reopened),
+        }
+    }
+
+    fn wait_drained(&self, epoch: u64, deadline: Option<u64>) -> Result<(), DrainError> {
+        let p = &self.platform;
         let mut left = 0usize;
         let mut reopened = false;
         let outcome = p.wait_until(&self.state, deadline, &mut |st| {

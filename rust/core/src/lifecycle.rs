@@ -17,7 +17,7 @@
 //! the gate is drained, so nothing inside can see the change half done.
 //! The dispatch layer (`dev`) builds on this; it is deliberately small.
 
-use crate::gate::{DrainError, Gate, GateGuard, Gone};
+use crate::gate::{DrainError, Gate, GateGuard, Gone, Phase};
 use crate::platform::{Platform, WaitOutcome};
 
 /// Where a device is in its life.
@@ -44,6 +44,20 @@ pub enum LifecycleError {
     BadState(DevState),
     /// Another thread is already running `finish`.
     Busy,
+    /// The life the call was about is over: the device was torn down and
+    /// revived since (see [`Lifecycle::generation`]).
+    Stale,
+}
+
+/// What [`Lifecycle::close_gen`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closing {
+    /// This call closed it: Alive → Closing.
+    Now,
+    /// It was already closing (another destroy, or a timed-out one).
+    Already,
+    /// It is drained already: nothing to close or wait for.
+    Drained,
 }
 
 /// A snapshot of a device's counters.
@@ -64,6 +78,8 @@ pub struct LifecycleStats {
 
 struct Inner {
     state: DevState,
+    /// Bumped by every revive: names one life of the device.
+    generation: u64,
     /// When this drain's first destroy closed the gate.
     close_ns: u64,
     tearing_down: bool,
@@ -85,6 +101,7 @@ impl<P: Platform> Lifecycle<P> {
             "devref lifecycle",
             Inner {
                 state: DevState::Alive,
+                generation: 0,
                 close_ns: 0,
                 tearing_down: false,
                 drains: 0,
@@ -109,43 +126,79 @@ impl<P: Platform> Lifecycle<P> {
     /// Dead → Alive.  `attach` runs with the gate drained (no call inside,
     /// none can enter), then the gate reopens; an entry that gets in sees
     /// everything `attach` wrote (the reopen is a release store, entry an
-    /// acquire load).  Refused unless Dead.
-    pub fn revive(&self, attach: impl FnOnce()) -> Result<(), LifecycleError> {
+    /// acquire load).  Refused unless Dead.  Returns the new generation.
+    pub fn revive(&self, attach: impl FnOnce()) -> Result<u64, LifecycleError> {
         let p = self.gate.platform();
         p.with_lock(&self.inner, |i| {
             if i.tearing_down {
                 return Err(LifecycleError::Busy);
             }
-            if i.state != DevState::Dead {
+            if i.state != DevState::Dead || self.gate.phase() != Phase::Drained {
                 return Err(LifecycleError::BadState(i.state));
             }
             attach();
             self.gate.reopen().map_err(|_| LifecycleError::BadState(DevState::Dead))?;
             i.state = DevState::Alive;
-            Ok(())
+            i.generation = i.generation.wrapping_add(1);
+            Ok(i.generation)
         })
     }
 
-    /// The first half of [`Lifecycle::destroy`]: Alive → Closing, close the
-    /// gate, run `purge`; do not wait.  `Ok(false)` when already Drained.
-    pub fn close(&self, purge: &mut dyn FnMut()) -> Result<bool, LifecycleError> {
+    /// The current life's generation: pass it to the `_gen` operations so
+    /// that a slow caller cannot act on a later life of the device.
+    pub fn generation(&self) -> u64 {
+        self.gate.platform().with_lock(&self.inner, |i| i.generation)
+    }
+
+    /// The first half of [`Lifecycle::destroy_gen`]: Alive → Closing and
+    /// close the gate, atomically with the state check (under the lock: a
+    /// revive cannot slip in between and have its fresh gate closed).
+    /// Does not wait and runs nothing of the caller's.
+    pub fn close_gen(&self, generation: u64) -> Result<Closing, LifecycleError> {
+        self.close_gen_with(generation, |_| ())
+    }
+
+    /// [`Lifecycle::close_gen`], running `seen` under the same lock once
+    /// the outcome is known (for the owner to read the state of exactly
+    /// the life it closed: no revive can come between).  `seen` must not
+    /// sleep.
+    pub fn close_gen_with(
+        &self,
+        generation: u64,
+        seen: impl FnOnce(Closing),
+    ) -> Result<Closing, LifecycleError> {
         let p = self.gate.platform();
         let now = p.now_ns();
-        let go = p.with_lock(&self.inner, |i| match i.state {
-            DevState::Alive => {
-                i.state = DevState::Closing;
-                i.close_ns = now;
+        p.with_lock(&self.inner, |i| {
+            if i.generation != generation {
+                return Err(LifecycleError::Stale);
+            }
+            let c = match i.state {
+                DevState::Alive => {
+                    i.state = DevState::Closing;
+                    i.close_ns = now;
+                    self.gate.close();
+                    Closing::Now
+                }
+                DevState::Closing => Closing::Already,
+                DevState::Drained => Closing::Drained,
+                DevState::Dead => return Err(LifecycleError::BadState(DevState::Dead)),
+            };
+            seen(c);
+            Ok(c)
+        })
+    }
+
+    /// [`Lifecycle::close_gen`] on the current life, then `purge` unless
+    /// already Drained.  `Ok(false)` when already Drained.
+    pub fn close(&self, purge: &mut dyn FnMut()) -> Result<bool, LifecycleError> {
+        match self.close_gen(self.generation())? {
+            Closing::Drained => Ok(false),
+            Closing::Now | Closing::Already => {
+                purge();
                 Ok(true)
             }
-            DevState::Closing => Ok(true),
-            DevState::Drained => Ok(false),
-            DevState::Dead => Err(LifecycleError::BadState(DevState::Dead)),
-        })?;
-        if go {
-            self.gate.close();
-            purge();
         }
-        Ok(go)
     }
 
     /// Wait (interruptibly, until `deadline_ns`) while another thread runs
@@ -195,36 +248,62 @@ impl<P: Platform> Lifecycle<P> {
         timeout_ns: Option<u64>,
         purge: &mut dyn FnMut(),
     ) -> Result<(), LifecycleError> {
+        self.destroy_gen(self.generation(), timeout_ns, purge)
+    }
+
+    /// [`Lifecycle::destroy`] of the life `generation`: `Stale` if that life
+    /// is over (someone else destroyed it and the device was revived).
+    pub fn destroy_gen(
+        &self,
+        generation: u64,
+        timeout_ns: Option<u64>,
+        purge: &mut dyn FnMut(),
+    ) -> Result<(), LifecycleError> {
         let p = self.gate.platform();
-        if !self.close(purge)? {
+        if self.close_gen(generation)? == Closing::Drained {
             return Ok(());
         }
-        match self.gate.close_and_drain(timeout_ns) {
-            Ok(()) => {
-                let end = p.now_ns();
-                p.with_lock(&self.inner, |i| {
+        purge();
+        // The gate was closed under the lock; only wait here.  A gate found
+        // open again was drained, finished and revived by someone else.
+        let r = self.gate.drain(timeout_ns);
+        let end = p.now_ns();
+        p.with_lock(&self.inner, |i| {
+            if i.generation != generation {
+                return Err(LifecycleError::Stale);
+            }
+            match r {
+                // Reopened with the same generation: another destroyer
+                // drained it first (a revive would have changed it).
+                Ok(()) | Err(DrainError::Reopened) => {
                     if i.state == DevState::Closing {
                         i.state = DevState::Drained;
                         i.drains = i.drains.wrapping_add(1);
                         i.last_drain_ns = end.saturating_sub(i.close_ns);
                     }
-                });
-                Ok(())
-            }
-            Err(e) => {
-                p.with_lock(&self.inner, |i| {
+                    Ok(())
+                }
+                Err(e) => {
                     i.failed_drains = i.failed_drains.wrapping_add(1);
-                });
-                Err(LifecycleError::Drain(e))
+                    Err(LifecycleError::Drain(e))
+                }
             }
-        }
+        })
     }
 
     /// Drained → Dead: run `teardown` (outside any lock: it may sleep),
     /// then mark the device Dead.  Refused unless Drained.
     pub fn finish(&self, teardown: impl FnOnce()) -> Result<(), LifecycleError> {
+        self.finish_gen(self.generation(), teardown)
+    }
+
+    /// [`Lifecycle::finish`] of the life `generation` (`Stale` if over).
+    pub fn finish_gen(&self, generation: u64, teardown: impl FnOnce()) -> Result<(), LifecycleError> {
         let p = self.gate.platform();
         p.with_lock(&self.inner, |i| {
+            if i.generation != generation {
+                return Err(LifecycleError::Stale);
+            }
             if i.tearing_down {
                 return Err(LifecycleError::Busy);
             }

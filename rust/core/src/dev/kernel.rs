@@ -47,8 +47,8 @@ pub trait Kernel: Platform + Clone {
 
     /// Mark the current thread as inside a call of node `node`.
     fn mark_call(&self, node: usize) -> Self::CallMark;
-    /// The call marked by `m` is over.
-    fn unmark_call(&self, m: Self::CallMark);
+    /// The call marked by `m` is over: clear the mark where it lies.
+    fn unmark_call(&self, m: &mut Self::CallMark);
     /// Is the current thread inside a call of `node` (a call of its own
     /// device: waiting for the drain would wait for itself)?  May answer
     /// true wrongly (the caller then defers needlessly), never false wrongly.

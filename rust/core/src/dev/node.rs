@@ -13,7 +13,7 @@ use super::kernel::{ClientOps, Kernel};
 use super::name::DevName;
 use super::registry::ClientRec;
 use crate::gate::{DrainError, GateGuard};
-use crate::lifecycle::{DevState, Lifecycle, LifecycleError};
+use crate::lifecycle::{Closing, DevState, Lifecycle, LifecycleError};
 use crate::platform::WaitOutcome;
 
 /// How a node is protected.
@@ -76,6 +76,9 @@ pub struct Node<K: Kernel, C: ClientOps> {
     /// drained (attach, and the teardown, under `st`); read by calls inside
     /// the gate, and by a closer under `st` (which excludes the teardown).
     events: UnsafeCell<Option<K::Events>>,
+    /// Its cdev was made: only a published eternal node can be a
+    /// tombstone (a node still being created is not one).
+    published: core::sync::atomic::AtomicBool,
     pub(crate) st: K::Lock<NodeState<K, C>>,
     sleep: K::Lock<SleepState>,
 }
@@ -103,7 +106,8 @@ pub struct NodeStats {
 /// client (its text and its softc) stays valid for its whole life.
 pub struct Call<'a, K: Kernel, C: ClientOps> {
     _guard: GateGuard<'a, K>,
-    mark: Option<K::CallMark>,
+    mark: K::CallMark,
+    node: *const (),
     k: &'a K,
     pub ops: &'a C,
     pub softc: usize,
@@ -112,9 +116,8 @@ pub struct Call<'a, K: Kernel, C: ClientOps> {
 
 impl<K: Kernel, C: ClientOps> Drop for Call<'_, K, C> {
     fn drop(&mut self) {
-        if let Some(m) = self.mark.take() {
-            self.k.unmark_call(m);
-        }
+        // In place: the mark's bytes must not survive in this frame.
+        self.k.unmark_call(&mut self.mark);
     }
 }
 
@@ -138,6 +141,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             client_rec: AtomicPtr::new(ptr::null_mut()),
             softc: AtomicUsize::new(0),
             events: UnsafeCell::new(None),
+            published: core::sync::atomic::AtomicBool::new(false),
             st,
             sleep,
         })
@@ -189,6 +193,17 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
 
     pub(crate) fn set_cdev(&self, cdev: K::Cdev) {
         self.k.with_lock(&self.st, |st| st.cdev = Some(cdev));
+        self.published.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_published(&self) -> bool {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// The current life (see [`Lifecycle::generation`]): a destroy acts on
+    /// the life it was asked for, never on a later one.
+    pub(crate) fn generation(&self) -> u64 {
+        self.life.generation()
     }
 
     pub(crate) fn take_cdev(&self) -> Option<K::Cdev> {
@@ -235,7 +250,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         core::hint::black_box(&mark);
         Call {
             _guard: guard,
-            mark: Some(mark),
+            mark,
+            node: self as *const Self as *const (),
             k: &self.k,
             ops,
             softc: self.softc.load(Ordering::Relaxed),
@@ -363,11 +379,11 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 // SAFETY: we entered the gate above; h is ours alone now.
                 let priv_ = unsafe { (*h).priv_ };
                 let rec = self.client_rec.load(Ordering::Relaxed);
-                let mark = self.k.mark_call(self.cookie());
+                let mut mark = self.k.mark_call(self.cookie());
                 core::hint::black_box(&mark);
                 // SAFETY: inside the gate (see enter_call).
                 unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
-                self.k.unmark_call(mark);
+                self.k.unmark_call(&mut mark);
                 // SAFETY: pairs with the enter_raw above.
                 unsafe { self.life.gate().leave_raw() };
                 true
@@ -377,23 +393,29 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         }
     }
 
-    /// Close the gate and wake everything that waits inside the device:
-    /// devref's sleepers, the client's own (purge), pollers and kqueue.
-    pub(crate) fn begin_close(&self) {
+    /// Close the life `generation` and wake everything that waits inside
+    /// it: the client's own sleepers (purge), devref's sleepers, pollers and
+    /// kqueue.  Only the destroy that closes it does the waking: later ones
+    /// (a deferred job, a retry after a timeout) find it closing, and a
+    /// destroy of an earlier life finds it stale and does nothing.
+    pub(crate) fn begin_close(&self, generation: u64) {
         let k = &self.k;
-        let client = self.client();
-        // Close first: the filters that the wake below runs then find the
-        // gate closed and report EV_EOF without calling the client.
-        let closing = self.life.close(&mut || {
-            if let Some(c) = client.as_ref() {
-                // The client is registered until its unregister succeeds,
-                // and that needs this node drained first: its text is there.
-                c.ops.purge(self.softc.load(Ordering::Relaxed));
+        let mut purge_with = None;
+        // Read the client under the lifecycle lock: exactly the life closed.
+        let closed = self.life.close_gen_with(generation, |c| {
+            if c == Closing::Now {
+                purge_with = k
+                    .with_lock(&self.st, |st| st.client.clone())
+                    .map(|cl| (cl, self.softc.load(Ordering::Relaxed)));
             }
         });
-        if !matches!(closing, Ok(true)) {
-            // Dead (a tombstone) or already drained: nothing waits.
+        if closed != Ok(Closing::Now) {
             return;
+        }
+        if let Some((client, softc)) = purge_with {
+            // Our closing destroy is the client's own doing (its thread, or
+            // its unregister): its text is there while we call it.
+            client.ops.purge(softc);
         }
         k.with_lock(&self.sleep, |s| {
             s.closing = true;
@@ -401,7 +423,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         });
         k.with_lock(&self.st, |_| {
             // SAFETY: under `st`, which the only writer after the drain
-            // (the teardown) also holds.
+            // (the teardown) also holds.  The filters this wakes find the
+            // gate closed and report EV_EOF without calling the client.
             if let Some(ev) = unsafe { (*self.events.get()).as_ref() } {
                 k.events_wake(ev);
             }
@@ -409,13 +432,14 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     }
 
     /// Wait for the calls inside; on success tear the incarnation down.
-    pub(crate) fn drain_and_teardown(&self, deadline_ns: Option<u64>) -> Result<(), Errno> {
+    pub(crate) fn drain_and_teardown(&self, generation: u64, deadline_ns: Option<u64>) -> Result<(), Errno> {
         let k = &self.k;
         let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
         // begin_close ran the purge hook; a repeated destroy must not.
-        match self.life.destroy(timeout, &mut || {}) {
+        match self.life.destroy_gen(generation, timeout, &mut || {}) {
             Ok(()) => {}
-            Err(LifecycleError::BadState(DevState::Dead)) => return Ok(()),
+            // That life is over already (torn down, maybe revived since).
+            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => return Ok(()),
             Err(LifecycleError::Drain(e)) => {
                 k.log(format_args!(
                     "{}: destroy gave up with {} call(s) still inside; the device stays closed",
@@ -436,7 +460,9 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 let chain = unsafe { st.handles.take_for_release() };
                 // SAFETY: drained, under `st` (the field's rules).
                 let events = unsafe { (*self.events.get()).take() };
-                (events, chain, st.client.take())
+                // The client stays in `st` until the end: an unregister
+                // that looks at this node meanwhile must wait for us.
+                (events, chain, st.client.clone())
             });
             // Clearing earlier would let a call still inside re-register.
             if let Some(ev) = events {
@@ -445,22 +471,23 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             let softc = self.softc.load(Ordering::Relaxed);
             let mut h = chain;
             while !h.is_null() {
-                // SAFETY: `releasing` keeps h alive for us; the chain is ours.
-                let (next, priv_) = unsafe { ((*(*h).link.get()).next, (*h).priv_) };
+                // SAFETY: `releasing` keeps h alive for us.
+                let priv_ = unsafe { (*h).priv_ };
                 if let Some(c) = client.as_ref() {
                     // A destroy the client issues from here must defer, not
                     // wait for this teardown.
-                    let mark = k.mark_call(self.cookie());
+                    let mut mark = k.mark_call(self.cookie());
                     core::hint::black_box(&mark);
                     c.ops.close(softc, priv_);
-                    k.unmark_call(mark);
+                    k.unmark_call(&mut mark);
                 }
-                let free = k.with_lock(&self.st, |_| {
+                let (next, free) = k.with_lock(&self.st, |_| {
                     // SAFETY: link fields under the lock.
                     let l = unsafe { &mut *(*h).link.get() };
+                    let next = l.next;
                     l.releasing = false;
                     l.next = ptr::null_mut();
-                    !l.file_open
+                    (next, !l.file_open)
                 });
                 if free {
                     // SAFETY: the file's destructor already ran and left it
@@ -469,8 +496,9 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 }
                 h = next;
             }
+            k.with_lock(&self.st, |st| st.client = None);
         };
-        match self.life.finish(teardown) {
+        match self.life.finish_gen(generation, teardown) {
             Ok(()) => Ok(()),
             // Another destroy is tearing down: wait for it.
             Err(LifecycleError::Busy) => match self.life.wait_finished(deadline_ns) {
@@ -478,7 +506,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 Err(LifecycleError::Drain(DrainError::Interrupted { .. })) => Err(EINTR),
                 Err(_) => Err(ETIMEDOUT),
             },
-            Err(LifecycleError::BadState(DevState::Dead)) => Ok(()),
+            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => Ok(()),
             Err(_) => Err(EBUSY),
         }
     }
@@ -527,9 +555,13 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         }
     }
 
-    /// The current incarnation's poll/kqueue lists, for a call inside it.
-    pub fn events<'a>(&'a self, _call: &Call<'a, K, C>) -> Option<&'a K::Events> {
-        // SAFETY: the Call proves we are inside the gate.
+    /// The current incarnation's poll/kqueue lists, for a call inside it
+    /// (`None` for a call of another node).
+    pub fn events<'a>(&'a self, call: &Call<'a, K, C>) -> Option<&'a K::Events> {
+        if !ptr::eq(call.node, self as *const Self as *const ()) {
+            return None;
+        }
+        // SAFETY: the Call proves we are inside this node's gate.
         unsafe { (*self.events.get()).as_ref() }
     }
 

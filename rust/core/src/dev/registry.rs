@@ -11,7 +11,8 @@ use super::errno::*;
 use super::kernel::{ClientOps, Kernel};
 use super::name::DevName;
 use super::node::{Mode, Node, NodeStats, Perms};
-use crate::platform::Platform;
+use crate::platform::{Platform, WaitOutcome};
+use core::sync::atomic::Ordering::Relaxed;
 
 /// Most clients registered at once.
 pub const MAX_CLIENTS: usize = 64;
@@ -28,8 +29,11 @@ pub struct ClientRec<C> {
     /// When it registered (monotonic ns).
     pub since_ns: u64,
     /// An unregister is running: creates are refused meanwhile, so that no
-    /// device can outlive its client.
+    /// device can outlive its client.  Written under the registry lock.
     unregistering: core::sync::atomic::AtomicBool,
+    /// Creates past their registration check and not finished yet; an
+    /// unregister waits for them (under the registry lock).
+    creating: core::sync::atomic::AtomicUsize,
 }
 
 /// A snapshot of a client for sysctl.
@@ -104,6 +108,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             ops,
             since_ns: k.now_ns(),
             unregistering: core::sync::atomic::AtomicBool::new(false),
+            creating: core::sync::atomic::AtomicUsize::new(0),
         });
         let mut rec = Some(rec);
         let r = k.with_lock(&self.reg, |r| {
@@ -153,48 +158,82 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         let events = k.events_new().ok_or(ENOMEM)?;
         // Allocate a node speculatively: the registry lock cannot be held
         // across an allocation.
-        let fresh = Arc::new(Node::new(k.clone(), name, mode, perms).ok_or(ENOMEM)?);
+        let Some(fresh) = Node::new(k.clone(), name, mode, perms) else {
+            k.events_drain(events);
+            return Err(ENOMEM);
+        };
+        let fresh = Arc::new(fresh);
 
         enum Found<N> {
             Tombstone(N),
             Reserved,
         }
         let found = k.with_lock(&self.reg, |r| {
-            if r.unloading || client.unregistering.load(core::sync::atomic::Ordering::Relaxed) {
+            if r.unloading || client.unregistering.load(Relaxed) {
                 return Err(ENXIO);
             }
             if let Some(n) = r.nodes.iter().flatten().find(|n| *n.name() == name) {
-                // Only eternal nodes are tombstones.  A Dead counted node is
-                // on its way to destroy_dev and out of the table.
-                if n.mode() != Mode::Pcpu || n.mode() != mode || n.perms() != perms || !n.is_dead() {
+                // Only a published eternal node is a tombstone: a Dead
+                // counted node is on its way to destroy_dev and out of the
+                // table, and a node still being created is nobody's.
+                let tomb = n.mode() == Mode::Pcpu && n.is_published() && n.is_dead();
+                if !tomb || n.mode() != mode || n.perms() != perms {
                     return Err(EEXIST);
                 }
+                client.creating.fetch_add(1, Relaxed);
                 return Ok(Found::Tombstone(n.clone()));
             }
             let slot = r.nodes.iter_mut().find(|n| n.is_none()).ok_or(ENOSPC)?;
             *slot = Some(fresh.clone());
+            client.creating.fetch_add(1, Relaxed);
             Ok(Found::Reserved)
         });
-        let node = match found {
+        let found = match found {
             Err(e) => {
                 k.events_drain(events);
                 k.log(format_args!("{}: create refused: error {}", name, e));
                 return Err(e);
             }
-            Ok(Found::Tombstone(n)) => {
-                drop(fresh);
-                n.attach(client, softc, events)?;
-                k.log(format_args!(
-                    "{}: reused ({}, incarnation {}) for client {}",
-                    name,
-                    mode.as_str(),
-                    n.stats().incarnation,
-                    client.id
-                ));
-                return Ok(n);
-            }
-            Ok(Found::Reserved) => fresh,
+            Ok(f) => f,
         };
+        // From here on an unregister of this client waits for us.
+        let r = match found {
+            Found::Tombstone(n) => {
+                drop(fresh);
+                n.attach(client, softc, events).map(|inc| {
+                    k.log(format_args!(
+                        "{}: reused ({}, incarnation {}) for client {}",
+                        name,
+                        mode.as_str(),
+                        inc,
+                        client.id
+                    ));
+                    n
+                })
+            }
+            Found::Reserved => self.publish_fresh(client, fresh, name, mode, perms, softc, events),
+        };
+        k.with_lock(&self.reg, |_| {
+            client.creating.fetch_sub(1, Relaxed);
+            k.notify_all(&self.reg);
+        });
+        r
+    }
+
+    /// The second half of a create of a new name: attach the client and
+    /// make the cdev; on failure nothing of it stays.
+    #[allow(clippy::too_many_arguments)]
+    fn publish_fresh(
+        &self,
+        client: &Arc<ClientRec<C>>,
+        node: Arc<Node<K, C>>,
+        name: DevName,
+        mode: Mode,
+        perms: Perms,
+        softc: usize,
+        events: K::Events,
+    ) -> Result<Arc<Node<K, C>>, Errno> {
+        let k = &self.k;
         if let Err(e) = node.attach(client, softc, events) {
             self.forget(&node);
             return Err(e);
@@ -202,9 +241,11 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         match k.make_node(&name, mode, perms, node.cookie()) {
             Ok(cdev) => node.set_cdev(cdev),
             Err(e) => {
-                // Nothing was published: undo quietly.
-                node.begin_close();
-                let _ = node.drain_and_teardown(None);
+                // Nothing was published: undo quietly (no client code ran:
+                // nobody could open it, and no purge for a never-live node).
+                let generation = node.generation();
+                node.begin_close(generation);
+                let _ = node.drain_and_teardown(generation, None);
                 self.forget(&node);
                 k.log(format_args!("{}: make_dev failed: error {}", name, e));
                 return Err(e);
@@ -233,18 +274,25 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// closed and a later destroy goes on.  EINPROGRESS: called from inside
     /// a call of this very device; closed now, finished on a taskqueue.
     pub fn destroy(self: &Arc<Self>, node: &Arc<Node<K, C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
+        self.destroy_gen(node, node.generation(), timeout_ns)
+    }
+
+    /// [`Devref::destroy`] of the life `generation` of `node` only: a slow
+    /// or deferred destroy never touches a later incarnation.
+    fn destroy_gen(self: &Arc<Self>, node: &Arc<Node<K, C>>, generation: u64, timeout_ns: Option<u64>)
+        -> Result<(), Errno> {
         let k = &self.k;
-        node.begin_close();
+        node.begin_close(generation);
         if k.in_call(node.cookie()) {
             let me = self.clone();
             let n = node.clone();
             k.defer(Box::new(move || {
-                let _ = me.destroy(&n, None);
+                let _ = me.destroy_gen(&n, generation, None);
             }));
             k.log(format_args!("{}: destroy from inside its own call: deferred", node.name()));
             return Err(EINPROGRESS);
         }
-        node.drain_and_teardown(deadline(k, timeout_ns))?;
+        node.drain_and_teardown(generation, deadline(k, timeout_ns))?;
         if node.mode() == Mode::Counted {
             if let Some(cdev) = node.take_cdev() {
                 // Our gate is drained: devfs's own count can only hold
@@ -266,23 +314,35 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             return Err(EINVAL);
         }
         let dl = deadline(k, timeout_ns);
-        // Under the registry lock, as create checks it: a create that got
-        // past its check is in the table before we scan it.
-        k.with_lock(&self.reg, |_| {
-            client.unregistering.store(true, core::sync::atomic::Ordering::Relaxed)
-        });
-        let r = self.destroy_all_of(client, dl);
+        // Under the registry lock, as create checks it; then wait for the
+        // creates already past their check: their nodes must be attached
+        // (and so found below) before we scan.
+        k.with_lock(&self.reg, |_| client.unregistering.store(true, Relaxed));
+        let w = k.wait_until(&self.reg, dl, &mut |_| client.creating.load(Relaxed) == 0);
+        let r = match w {
+            WaitOutcome::Done => self.destroy_all_of(client, dl),
+            WaitOutcome::TimedOut => Err(ETIMEDOUT),
+            WaitOutcome::Interrupted => Err(EINTR),
+        };
         if let Err(e) = r {
-            client.unregistering.store(false, core::sync::atomic::Ordering::Relaxed);
+            k.with_lock(&self.reg, |_| client.unregistering.store(false, Relaxed));
             return Err(e);
         }
-        k.with_lock(&self.reg, |r| {
+        // Only the unregister that takes the client out of the table
+        // succeeds: a concurrent second one answers EINVAL.
+        let removed = k.with_lock(&self.reg, |r| {
+            let mut removed = false;
             for slot in r.clients.iter_mut() {
                 if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, client)) {
                     *slot = None;
+                    removed = true;
                 }
             }
+            removed
         });
+        if !removed {
+            return Err(EINVAL);
+        }
         k.log(format_args!("client {} ({}) unregistered", client.id, client.ops.name()));
         Ok(())
     }

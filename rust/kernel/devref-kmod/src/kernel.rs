@@ -146,9 +146,9 @@ impl Kernel for FreeBsd {
     }
 
     #[inline(always)]
-    fn unmark_call(&self, mut m: CallMark) {
-        // SAFETY: a plain store to our own local; volatile so that it is
-        // not elided as a dead store before the value goes out of scope.
+    fn unmark_call(&self, m: &mut CallMark) {
+        // SAFETY: a plain store to the mark where it lies; volatile so that
+        // it is not elided as a dead store.
         unsafe { core::ptr::write_volatile(&mut m.0[0], 0) };
     }
 

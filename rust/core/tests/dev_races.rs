@@ -1,0 +1,295 @@
+//! Races in the device layer, forced with a mock whose lock wrapper can
+//! pause a thread right after it released a chosen lock (`HOOK`).  Each
+//! test was first written to show a bug found in review; it now asserts
+//! the fixed behaviour.
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use devref_core::dev::*;
+use devref_core::platform::{Platform, Slot, WaitOutcome};
+use devref_host::HostPlatform;
+
+#[derive(Default)]
+struct World {
+    nodes: Mutex<HashSet<String>>,
+    hold_defer: AtomicBool,
+    jobs: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    log: Mutex<Vec<String>>,
+}
+
+#[derive(Clone)]
+struct Mock { p: HostPlatform, w: Arc<World> }
+struct MockEvents;
+
+thread_local! {
+    static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    // (type-name substring, nth lock of that type on this thread, sleep ms)
+    static HOOK: Cell<Option<(&'static str, usize, u64)>> = const { Cell::new(None) };
+}
+
+fn hook<T>() {
+    HOOK.with(|h| {
+        if let Some((sub, n, ms)) = h.get() {
+            if std::any::type_name::<T>().contains(sub) {
+                if n <= 1 {
+                    h.set(None);
+                    thread::sleep(Duration::from_millis(ms));
+                } else {
+                    h.set(Some((sub, n - 1, ms)));
+                }
+            }
+        }
+    });
+}
+
+unsafe impl Platform for Mock {
+    type Slots = <HostPlatform as Platform>::Slots;
+    type Lock<T: Send> = <HostPlatform as Platform>::Lock<T>;
+    fn slots_new(&self) -> Option<Self::Slots> { self.p.slots_new() }
+    fn pin<'a>(&self, s: &'a Self::Slots) -> &'a Slot { self.p.pin(s) }
+    fn unpin(&self) { self.p.unpin() }
+    fn entry_fence(&self) { self.p.entry_fence() }
+    fn barrier(&self, s: &Self::Slots) { self.p.barrier(s) }
+    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(&Slot)) { self.p.for_each_slot(s, f) }
+    fn lock_new<T: Send>(&self, n: &'static str, v: T) -> Option<Self::Lock<T>> { self.p.lock_new(n, v) }
+    fn with_lock<T: Send, R>(&self, l: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        let r = self.p.with_lock(l, f);
+        hook::<T>();
+        r
+    }
+    fn wait_until<T: Send>(&self, l: &Self::Lock<T>, d: Option<u64>, done: &mut dyn FnMut(&mut T) -> bool) -> WaitOutcome {
+        self.p.wait_until(l, d, done)
+    }
+    fn notify_all<T: Send>(&self, l: &Self::Lock<T>) { self.p.notify_all(l) }
+    fn now_ns(&self) -> u64 { self.p.now_ns() }
+}
+
+impl Kernel for Mock {
+    type Cdev = String;
+    type Events = MockEvents;
+    type CallMark = usize;
+    fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _c: usize) -> Result<String, Errno> {
+        self.w.nodes.lock().unwrap().insert(name.as_str().into());
+        Ok(name.as_str().into())
+    }
+    fn destroy_node(&self, c: String) { self.w.nodes.lock().unwrap().remove(&c); }
+    fn events_new(&self) -> Option<MockEvents> { Some(MockEvents) }
+    fn events_wake(&self, _e: &MockEvents) {}
+    fn events_drain(&self, _e: MockEvents) {}
+    fn defer(&self, job: Box<dyn FnOnce() + Send>) {
+        if self.w.hold_defer.load(Ordering::SeqCst) {
+            self.w.jobs.lock().unwrap().push(job);
+        } else {
+            thread::spawn(job);
+        }
+    }
+    fn mark_call(&self, node: usize) -> usize { INSIDE.with(|v| v.borrow_mut().push(node)); node }
+    fn unmark_call(&self, m: &mut usize) {
+        INSIDE.with(|v| { let mut v = v.borrow_mut(); if let Some(i) = v.iter().rposition(|&n| n == *m) { v.remove(i); } });
+    }
+    fn in_call(&self, node: usize) -> bool { INSIDE.with(|v| v.borrow().contains(&node)) }
+    fn log(&self, a: fmt::Arguments<'_>) { self.w.log.lock().unwrap().push(a.to_string()); }
+}
+
+#[derive(Default)]
+struct ClientLog {
+    opens: AtomicUsize,
+    closes: AtomicUsize,
+    in_close: AtomicBool,
+    block_close: AtomicBool,
+    purges: Mutex<Vec<usize>>,
+}
+#[derive(Clone)]
+struct C(Arc<ClientLog>);
+impl ClientOps for C {
+    fn name(&self) -> &str { "t" }
+    fn open(&self, _s: usize, _o: i32, _td: usize) -> Result<usize, Errno> { self.0.opens.fetch_add(1, Ordering::SeqCst); Ok(1) }
+    fn close(&self, _s: usize, _p: usize) {
+        self.0.in_close.store(true, Ordering::SeqCst);
+        while self.0.block_close.load(Ordering::SeqCst) { thread::sleep(Duration::from_millis(1)); }
+        self.0.closes.fetch_add(1, Ordering::SeqCst);
+        self.0.in_close.store(false, Ordering::SeqCst);
+    }
+    fn purge(&self, s: usize) { self.0.purges.lock().unwrap().push(s); }
+}
+type Dr = Devref<Mock, C>;
+type N = Node<Mock, C>;
+const P: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
+const SEC: Option<u64> = Some(1_000_000_000);
+
+fn setup() -> (Arc<Dr>, Arc<World>) {
+    let w = Arc::new(World::default());
+    (Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).unwrap(), w)
+}
+fn open(n: &N) -> Result<usize, Errno> { let mut g = 0; n.open(0, 0, |h| { g = h as usize; Ok(()) })?; Ok(g) }
+
+
+/// A create that passed its registration check before an unregister began:
+/// the unregister waits for it, then destroys what it made.  No device of
+/// an unregistered client stays.
+#[test]
+fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(C(log.clone())).unwrap();
+    let (dr2, c2) = (dr.clone(), c.clone());
+    let t = thread::spawn(move || {
+        // is_registered is the 1st registry lock, the check the 2nd.
+        HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
+        dr2.create(&c2, b"late", Mode::Counted, P, 0)
+    });
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(dr.unregister(&c, SEC), Ok(()));
+    let n = t.join().unwrap().expect("the create itself completed");
+    assert!(!w.nodes.lock().unwrap().contains("late"), "its cdev was destroyed by the unregister");
+    assert!(!n.stats().alive);
+    assert_eq!(open(&n).err(), Some(ENXIO));
+    assert_eq!(log.opens.load(Ordering::SeqCst), 0, "the client was never called");
+    assert_eq!(dr.unregister(&c, SEC), Err(EINVAL));
+}
+
+/// The same race caught after the create's attach, before its make_dev.
+#[test]
+fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
+    let (dr, w) = setup();
+    let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let (dr2, c2) = (dr.clone(), c.clone());
+    let t = thread::spawn(move || {
+        // new_dead takes Inner once; revive (attach) is the 2nd.
+        HOOK.with(|h| h.set(Some(("lifecycle::Inner", 2, 300))));
+        dr2.create(&c2, b"late2", Mode::Counted, P, 0)
+    });
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(dr.unregister(&c, SEC), Ok(()));
+    let n = t.join().unwrap().expect("the create itself completed");
+    assert!(!w.nodes.lock().unwrap().contains("late2"), "no cdev outlives the unregister");
+    assert!(!n.stats().alive);
+    assert!(dr.node_arc(n.cookie()).is_none());
+}
+
+/// A deferred destroy is bound to the incarnation it was asked for: a
+/// tombstone revived before the job runs is left alone.
+#[test]
+fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
+    let (dr, w) = setup();
+    w.hold_defer.store(true, Ordering::SeqCst);
+    let c1 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c1, b"r", Mode::Pcpu, P, 1).unwrap();
+    let f = open(&n).unwrap();
+    {
+        // SAFETY: f is a live handle of n.
+        let _call = unsafe { n.call(f as *const Handle<N>) }.unwrap();
+        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
+    }
+    dr.unregister(&c1, SEC).unwrap();
+    let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
+    assert!(Arc::ptr_eq(&n, &n2));
+    let jobs: Vec<_> = std::mem::take(&mut *w.jobs.lock().unwrap());
+    assert_eq!(jobs.len(), 1);
+    for j in jobs {
+        j();
+    }
+    assert!(n2.stats().alive, "client 2's device survives client 1's deferred destroy");
+    assert!(open(&n2).is_ok());
+}
+
+/// unregister does not return while a teardown (here the deferred job's)
+/// is still calling the client's dro_close.
+#[test]
+fn unregister_waits_for_a_teardown_still_calling_the_client() {
+    let (dr, _w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(C(log.clone())).unwrap();
+    let n = dr.create(&c, b"d", Mode::Pcpu, P, 0).unwrap();
+    let f = open(&n).unwrap();
+    log.block_close.store(true, Ordering::SeqCst);
+    {
+        // SAFETY: f is a live handle of n.
+        let _call = unsafe { n.call(f as *const Handle<N>) }.unwrap();
+        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
+    } // the call leaves; the deferred job drains and tears down
+    while !log.in_close.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    let l2 = log.clone();
+    let unblock = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        l2.block_close.store(false, Ordering::SeqCst);
+    });
+    assert_eq!(dr.unregister(&c, Some(5_000_000_000)), Ok(()));
+    assert!(!log.in_close.load(Ordering::SeqCst), "unregister returned while dro_close ran");
+    assert_eq!(log.closes.load(Ordering::SeqCst), 1);
+    unblock.join().unwrap();
+}
+
+/// A slow second destroy of one life must not close the next life, nor
+/// run the old client's purge with the new softc.
+#[test]
+fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
+    let (dr, _w) = setup();
+    let log1 = Arc::new(ClientLog::default());
+    let c1 = dr.register(C(log1.clone())).unwrap();
+    let n = dr.create(&c1, b"s", Mode::Pcpu, P, 111).unwrap();
+    let f = open(&n).unwrap();
+    // Hold a call so that destroy A stays Closing.
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
+    let nn = n.clone();
+    let holder = thread::spawn(move || {
+        // SAFETY: f is a live handle of nn.
+        let c = unsafe { nn.call(f as *const Handle<N>) }.unwrap();
+        in_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        drop(c);
+    });
+    in_rx.recv().unwrap();
+    assert_eq!(dr.destroy(&n, Some(1_000_000)), Err(ETIMEDOUT)); // now Closing
+    let (drb, nb) = (dr.clone(), n.clone());
+    let b = thread::spawn(move || {
+        // Pause destroy B right after its first lifecycle lock.
+        HOOK.with(|h| h.set(Some(("lifecycle::Inner", 1, 300))));
+        drb.destroy(&nb, SEC)
+    });
+    thread::sleep(Duration::from_millis(50));
+    drop(go_tx);
+    holder.join().unwrap();
+    dr.destroy(&n, SEC).unwrap(); // A finishes: Dead
+    let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n2 = dr.create(&c2, b"s", Mode::Pcpu, P, 222).unwrap();
+    assert!(n2.stats().alive);
+    assert_eq!(b.join().unwrap(), Ok(()), "B's life was destroyed: done");
+    assert_eq!(*log1.purges.lock().unwrap(), vec![111], "one purge, of the old softc");
+    assert!(n2.stats().alive, "the new incarnation is untouched");
+    assert!(open(&n2).is_ok(), "and takes calls");
+    assert_eq!(n2.sleep(n2.sleep_ticket(), Some(1_000_000)), EWOULDBLOCK, "its sleepers are not closing");
+}
+
+/// Two creates of one new name: one wins and publishes; the other is
+/// EEXIST (a node still being created is not a tombstone).
+#[test]
+fn two_creates_of_one_new_name_publish_once() {
+    let (dr, w) = setup();
+    let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let (dr2, c2) = (dr.clone(), c.clone());
+    let t = thread::spawn(move || {
+        HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
+        dr2.create(&c2, b"twice", Mode::Pcpu, P, 1)
+    });
+    thread::sleep(Duration::from_millis(100));
+    let second = dr.create(&c, b"twice", Mode::Pcpu, P, 2);
+    let first = t.join().unwrap();
+    let (ok, err) = match (first, second) {
+        (Ok(n), Err(e)) | (Err(e), Ok(n)) => (n, e),
+        (a, b) => panic!("exactly one create must win: {:?} / {:?}", a.is_ok(), b.is_ok()),
+    };
+    assert_eq!(err, EEXIST);
+    assert!(w.nodes.lock().unwrap().contains("twice"), "the winner's cdev exists");
+    assert!(dr.node_arc(ok.cookie()).is_some(), "and its node is in the table");
+    assert!(ok.stats().alive);
+}
