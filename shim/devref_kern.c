@@ -97,6 +97,20 @@ devref_shim_pcpu_exit(void)
 	critical_exit();
 }
 
+void
+devref_shim_critical_enter(void)
+{
+
+	critical_enter();
+}
+
+void
+devref_shim_critical_exit(void)
+{
+
+	critical_exit();
+}
+
 unsigned int
 devref_shim_cpu_count(void)
 {

@@ -35,6 +35,8 @@ void	*devref_shim_pcpu_alloc(void);		/* one 64-byte slot per CPU */
 void	 devref_shim_pcpu_free(void *base);
 void	*devref_shim_pcpu_enter(void *base);	/* critical_enter + this CPU */
 void	 devref_shim_pcpu_exit(void);		/* critical_exit */
+void	 devref_shim_critical_enter(void);
+void	 devref_shim_critical_exit(void);
 unsigned int devref_shim_cpu_count(void);	/* mp_maxid + 1 */
 void	*devref_shim_pcpu_slot(void *base, unsigned int cpu);
 /*

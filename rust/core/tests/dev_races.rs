@@ -18,6 +18,7 @@ use devref_host::HostPlatform;
 struct World {
     nodes: Mutex<HashSet<String>>,
     hold_defer: AtomicBool,
+    fail_make: AtomicBool,
     jobs: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
     log: Mutex<Vec<String>>,
 }
@@ -32,12 +33,33 @@ thread_local! {
     static HOOK: Cell<Option<(&'static str, usize, u64)>> = const { Cell::new(None) };
 }
 
+/// Set by a thread when its hook fires (just before it pauses).
+static REACHED: AtomicBool = AtomicBool::new(false);
+
+/// Wait until a hooked thread is paused at its point (instead of guessing
+/// with a sleep how long it takes to get there).
+fn wait_hook() {
+    while !REACHED.swap(false, Ordering::SeqCst) {
+        thread::yield_now();
+    }
+}
+
+/// The races tests share REACHED: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    REACHED.store(false, Ordering::SeqCst);
+    g
+}
+
 fn hook<T>() {
     HOOK.with(|h| {
         if let Some((sub, n, ms)) = h.get() {
             if std::any::type_name::<T>().contains(sub) {
                 if n <= 1 {
                     h.set(None);
+                    REACHED.store(true, Ordering::SeqCst);
                     thread::sleep(Duration::from_millis(ms));
                 } else {
                     h.set(Some((sub, n - 1, ms)));
@@ -74,6 +96,9 @@ impl Kernel for Mock {
     type Events = MockEvents;
     type CallMark = usize;
     fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _c: usize) -> Result<String, Errno> {
+        if self.w.fail_make.load(Ordering::SeqCst) {
+            return Err(ENOMEM);
+        }
         self.w.nodes.lock().unwrap().insert(name.as_str().into());
         Ok(name.as_str().into())
     }
@@ -134,6 +159,7 @@ fn open(n: &N) -> Result<usize, Errno> { let mut g = 0; n.open(0, 0, |h| { g = h
 /// an unregistered client stays.
 #[test]
 fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
+    let _s = serial();
     let (dr, w) = setup();
     let log = Arc::new(ClientLog::default());
     let c = dr.register(C(log.clone())).unwrap();
@@ -143,7 +169,7 @@ fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
         HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
         dr2.create(&c2, b"late", Mode::Counted, P, 0)
     });
-    thread::sleep(Duration::from_millis(100));
+    wait_hook();
     assert_eq!(dr.unregister(&c, SEC), Ok(()));
     let n = t.join().unwrap().expect("the create itself completed");
     assert!(!w.nodes.lock().unwrap().contains("late"), "its cdev was destroyed by the unregister");
@@ -156,6 +182,7 @@ fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
 /// The same race caught after the create's attach, before its make_dev.
 #[test]
 fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
+    let _s = serial();
     let (dr, w) = setup();
     let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let (dr2, c2) = (dr.clone(), c.clone());
@@ -164,7 +191,7 @@ fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
         HOOK.with(|h| h.set(Some(("lifecycle::Inner", 2, 300))));
         dr2.create(&c2, b"late2", Mode::Counted, P, 0)
     });
-    thread::sleep(Duration::from_millis(100));
+    wait_hook();
     assert_eq!(dr.unregister(&c, SEC), Ok(()));
     let n = t.join().unwrap().expect("the create itself completed");
     assert!(!w.nodes.lock().unwrap().contains("late2"), "no cdev outlives the unregister");
@@ -176,6 +203,7 @@ fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
 /// tombstone revived before the job runs is left alone.
 #[test]
 fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
+    let _s = serial();
     let (dr, w) = setup();
     w.hold_defer.store(true, Ordering::SeqCst);
     let c1 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
@@ -203,6 +231,7 @@ fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
 /// is still calling the client's dro_close.
 #[test]
 fn unregister_waits_for_a_teardown_still_calling_the_client() {
+    let _s = serial();
     let (dr, _w) = setup();
     let log = Arc::new(ClientLog::default());
     let c = dr.register(C(log.clone())).unwrap();
@@ -232,6 +261,7 @@ fn unregister_waits_for_a_teardown_still_calling_the_client() {
 /// run the old client's purge with the new softc.
 #[test]
 fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
+    let _s = serial();
     let (dr, _w) = setup();
     let log1 = Arc::new(ClientLog::default());
     let c1 = dr.register(C(log1.clone())).unwrap();
@@ -256,7 +286,7 @@ fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
         HOOK.with(|h| h.set(Some(("lifecycle::Inner", 1, 300))));
         drb.destroy(&nb, SEC)
     });
-    thread::sleep(Duration::from_millis(50));
+    wait_hook();
     drop(go_tx);
     holder.join().unwrap();
     dr.destroy(&n, SEC).unwrap(); // A finishes: Dead
@@ -264,7 +294,9 @@ fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
     let n2 = dr.create(&c2, b"s", Mode::Pcpu, P, 222).unwrap();
     assert!(n2.stats().alive);
     assert_eq!(b.join().unwrap(), Ok(()), "B's life was destroyed: done");
-    assert_eq!(*log1.purges.lock().unwrap(), vec![111], "one purge, of the old softc");
+    // The first destroy and A's retry each purge (as destroy_devl calls
+    // d_purge every round); B's stale destroy purges nothing.
+    assert_eq!(*log1.purges.lock().unwrap(), vec![111, 111], "only purges of the old softc");
     assert!(n2.stats().alive, "the new incarnation is untouched");
     assert!(open(&n2).is_ok(), "and takes calls");
     assert_eq!(n2.sleep(n2.sleep_ticket(), Some(1_000_000)), EWOULDBLOCK, "its sleepers are not closing");
@@ -274,6 +306,7 @@ fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
 /// EEXIST (a node still being created is not a tombstone).
 #[test]
 fn two_creates_of_one_new_name_publish_once() {
+    let _s = serial();
     let (dr, w) = setup();
     let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let (dr2, c2) = (dr.clone(), c.clone());
@@ -281,7 +314,7 @@ fn two_creates_of_one_new_name_publish_once() {
         HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
         dr2.create(&c2, b"twice", Mode::Pcpu, P, 1)
     });
-    thread::sleep(Duration::from_millis(100));
+    wait_hook();
     let second = dr.create(&c, b"twice", Mode::Pcpu, P, 2);
     let first = t.join().unwrap();
     let (ok, err) = match (first, second) {
@@ -292,4 +325,102 @@ fn two_creates_of_one_new_name_publish_once() {
     assert!(w.nodes.lock().unwrap().contains("twice"), "the winner's cdev exists");
     assert!(dr.node_arc(ok.cookie()).is_some(), "and its node is in the table");
     assert!(ok.stats().alive);
+}
+
+/// An unregister that checked a node belongs to its client, then paused:
+/// meanwhile that life was destroyed and another client revived the name.
+/// The unregister acts on the life it saw, never on the new one.
+#[test]
+fn an_unregister_never_destroys_another_clients_revived_device() {
+    let _s = serial();
+    let (dr, _w) = setup();
+    let a = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&a, b"x", Mode::Pcpu, P, 1).unwrap();
+    let (dr2, a2) = (dr.clone(), a.clone());
+    let u = thread::spawn(move || {
+        // The first node-state lock on this thread is destroy_all_of's
+        // look at the node's client.
+        HOOK.with(|h| h.set(Some(("NodeState", 1, 300))));
+        dr2.unregister(&a2, SEC)
+    });
+    wait_hook();
+    assert_eq!(dr.destroy(&n, SEC), Ok(()));
+    let b = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let nb = dr.create(&b, b"x", Mode::Pcpu, P, 2).unwrap();
+    assert!(Arc::ptr_eq(&n, &nb));
+    assert_eq!(u.join().unwrap(), Ok(()));
+    assert!(nb.stats().alive, "client B's device survives client A's unregister");
+}
+
+/// Two unregisters of one client, the first failing while the second still
+/// scans: creates stay refused until every unregister is done.
+#[test]
+fn a_failed_unregister_does_not_reopen_creates_under_another() {
+    let _s = serial();
+    let (dr, w) = setup();
+    let a = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&a, b"a", Mode::Pcpu, P, 0).unwrap();
+    let f = open(&n).unwrap();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
+    let nn = n.clone();
+    let holder = thread::spawn(move || {
+        // SAFETY: f is a live handle of nn.
+        let c = unsafe { nn.call(f as *const Handle<N>) }.unwrap();
+        in_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        drop(c);
+    });
+    in_rx.recv().unwrap();
+    let (dr2, a2) = (dr.clone(), a.clone());
+    let u2 = thread::spawn(move || dr2.unregister(&a2, Some(5_000_000_000)));
+    // Let u2 start waiting on the held call.
+    while n.stats().alive {
+        thread::yield_now();
+    }
+    assert_eq!(dr.unregister(&a, Some(1_000_000)), Err(ETIMEDOUT));
+    assert_eq!(dr.create(&a, b"b", Mode::Counted, P, 0).err(), Some(ENXIO), "u2 still runs");
+    drop(go_tx);
+    holder.join().unwrap();
+    assert_eq!(u2.join().unwrap(), Ok(()));
+    assert_eq!(dr.clients(), 0);
+    assert!(!w.nodes.lock().unwrap().contains("b"));
+}
+
+/// A create whose make_dev fails does not call the client's purge (nobody
+/// could ever have been inside that device).
+#[test]
+fn a_failed_make_dev_does_not_purge() {
+    let _s = serial();
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let a = dr.register(C(log.clone())).unwrap();
+    w.fail_make.store(true, Ordering::SeqCst);
+    assert_eq!(dr.create(&a, b"m", Mode::Counted, P, 7).err(), Some(ENOMEM));
+    assert!(log.purges.lock().unwrap().is_empty(), "purges: {:?}", log.purges.lock().unwrap());
+}
+
+/// A stale deferred destroy (its life already over) says nothing.
+#[test]
+fn a_stale_deferred_destroy_logs_no_destroy() {
+    let _s = serial();
+    let (dr, w) = setup();
+    w.hold_defer.store(true, Ordering::SeqCst);
+    let c1 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let n = dr.create(&c1, b"r", Mode::Pcpu, P, 1).unwrap();
+    let f = open(&n).unwrap();
+    {
+        // SAFETY: f is a live handle of n.
+        let _call = unsafe { n.call(f as *const Handle<N>) }.unwrap();
+        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
+    }
+    dr.unregister(&c1, SEC).unwrap();
+    let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
+    let _n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
+    w.log.lock().unwrap().clear();
+    for j in std::mem::take(&mut *w.jobs.lock().unwrap()) {
+        j();
+    }
+    let l = w.log.lock().unwrap().clone();
+    assert!(!l.iter().any(|s| s.contains("destroyed")), "log: {:?}", l);
 }

@@ -89,6 +89,17 @@ unsafe impl<K: Kernel, C: ClientOps> Sync for Node<K, C> {}
 // SAFETY: as above; the node owns nothing tied to a thread.
 unsafe impl<K: Kernel, C: ClientOps> Send for Node<K, C> {}
 
+/// Whether a destroy runs the client's purge hook (see `begin_close`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purge {
+    /// Never (a node that was never published: nobody can be inside).
+    Never,
+    /// Only the destroy that closes the life (devref's deferred job).
+    IfClosedNow,
+    /// Every destroy by the client (its destroy calls, its unregister).
+    Always,
+}
+
 /// A snapshot of a node's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
@@ -395,27 +406,34 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
 
     /// Close the life `generation` and wake everything that waits inside
     /// it: the client's own sleepers (purge), devref's sleepers, pollers and
-    /// kqueue.  Only the destroy that closes it does the waking: later ones
-    /// (a deferred job, a retry after a timeout) find it closing, and a
-    /// destroy of an earlier life finds it stale and does nothing.
-    pub(crate) fn begin_close(&self, generation: u64) {
+    /// kqueue.  The destroy that closes it wakes everything; a destroy that
+    /// finds it already closing purges again only if asked (`Purge::Always`:
+    /// the client's own retries, as destroy_devl calls d_purge every round;
+    /// never devref's deferred job, which may run after the client's
+    /// unregister returned).  A destroy of an earlier life does nothing.
+    pub(crate) fn begin_close(&self, generation: u64, purge: Purge) {
         let k = &self.k;
         let mut purge_with = None;
         // Read the client under the lifecycle lock: exactly the life closed.
         let closed = self.life.close_gen_with(generation, |c| {
-            if c == Closing::Now {
+            let want = match purge {
+                Purge::Never => false,
+                Purge::IfClosedNow => c == Closing::Now,
+                Purge::Always => c != Closing::Drained,
+            };
+            if want {
                 purge_with = k
                     .with_lock(&self.st, |st| st.client.clone())
                     .map(|cl| (cl, self.softc.load(Ordering::Relaxed)));
             }
         });
+        if let Some((client, softc)) = purge_with {
+            // Purges are the client's own doing (its thread, or its
+            // unregister): its text is there while we call it.
+            client.ops.purge(softc);
+        }
         if closed != Ok(Closing::Now) {
             return;
-        }
-        if let Some((client, softc)) = purge_with {
-            // Our closing destroy is the client's own doing (its thread, or
-            // its unregister): its text is there while we call it.
-            client.ops.purge(softc);
         }
         k.with_lock(&self.sleep, |s| {
             s.closing = true;
@@ -432,14 +450,16 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     }
 
     /// Wait for the calls inside; on success tear the incarnation down.
-    pub(crate) fn drain_and_teardown(&self, generation: u64, deadline_ns: Option<u64>) -> Result<(), Errno> {
+    /// `Ok(true)`: this call tore the life down; `Ok(false)`: someone else
+    /// did (or it was over already).
+    pub(crate) fn drain_and_teardown(&self, generation: u64, deadline_ns: Option<u64>) -> Result<bool, Errno> {
         let k = &self.k;
         let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
         // begin_close ran the purge hook; a repeated destroy must not.
         match self.life.destroy_gen(generation, timeout, &mut || {}) {
             Ok(()) => {}
             // That life is over already (torn down, maybe revived since).
-            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => return Ok(()),
+            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => return Ok(false),
             Err(LifecycleError::Drain(e)) => {
                 k.log(format_args!(
                     "{}: destroy gave up with {} call(s) still inside; the device stays closed",
@@ -499,14 +519,14 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             k.with_lock(&self.st, |st| st.client = None);
         };
         match self.life.finish_gen(generation, teardown) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             // Another destroy is tearing down: wait for it.
             Err(LifecycleError::Busy) => match self.life.wait_finished(deadline_ns) {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(false),
                 Err(LifecycleError::Drain(DrainError::Interrupted { .. })) => Err(EINTR),
                 Err(_) => Err(ETIMEDOUT),
             },
-            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => Ok(()),
+            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => Ok(false),
             Err(_) => Err(EBUSY),
         }
     }

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use super::errno::*;
 use super::kernel::{ClientOps, Kernel};
 use super::name::DevName;
-use super::node::{Mode, Node, NodeStats, Perms};
+use super::node::{Mode, Node, NodeStats, Perms, Purge};
 use crate::platform::{Platform, WaitOutcome};
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -28,9 +28,11 @@ pub struct ClientRec<C> {
     pub ops: C,
     /// When it registered (monotonic ns).
     pub since_ns: u64,
-    /// An unregister is running: creates are refused meanwhile, so that no
-    /// device can outlive its client.  Written under the registry lock.
-    unregistering: core::sync::atomic::AtomicBool,
+    /// Unregisters running: creates are refused meanwhile, so that no
+    /// device can outlive its client.  A count, not a flag, so that one
+    /// failing unregister does not reopen creates under another one still
+    /// scanning.  Written under the registry lock.
+    unregistering: core::sync::atomic::AtomicUsize,
     /// Creates past their registration check and not finished yet; an
     /// unregister waits for them (under the registry lock).
     creating: core::sync::atomic::AtomicUsize,
@@ -107,7 +109,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             id: 0,
             ops,
             since_ns: k.now_ns(),
-            unregistering: core::sync::atomic::AtomicBool::new(false),
+            unregistering: core::sync::atomic::AtomicUsize::new(0),
             creating: core::sync::atomic::AtomicUsize::new(0),
         });
         let mut rec = Some(rec);
@@ -169,7 +171,13 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             Reserved,
         }
         let found = k.with_lock(&self.reg, |r| {
-            if r.unloading || client.unregistering.load(Relaxed) {
+            // Look the client up by address before touching it: a caller
+            // racing the client's own successful unregister may hold a
+            // record that is about to go.
+            if !r.clients.iter().flatten().any(|c| Arc::ptr_eq(c, client)) {
+                return Err(EINVAL);
+            }
+            if r.unloading || client.unregistering.load(Relaxed) > 0 {
                 return Err(ENXIO);
             }
             if let Some(n) = r.nodes.iter().flatten().find(|n| *n.name() == name) {
@@ -244,7 +252,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 // Nothing was published: undo quietly (no client code ran:
                 // nobody could open it, and no purge for a never-live node).
                 let generation = node.generation();
-                node.begin_close(generation);
+                node.begin_close(generation, Purge::Never);
                 let _ = node.drain_and_teardown(generation, None);
                 self.forget(&node);
                 k.log(format_args!("{}: make_dev failed: error {}", name, e));
@@ -274,25 +282,30 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// closed and a later destroy goes on.  EINPROGRESS: called from inside
     /// a call of this very device; closed now, finished on a taskqueue.
     pub fn destroy(self: &Arc<Self>, node: &Arc<Node<K, C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
-        self.destroy_gen(node, node.generation(), timeout_ns)
+        self.destroy_gen(node, node.generation(), timeout_ns, Purge::Always)
     }
 
     /// [`Devref::destroy`] of the life `generation` of `node` only: a slow
     /// or deferred destroy never touches a later incarnation.
-    fn destroy_gen(self: &Arc<Self>, node: &Arc<Node<K, C>>, generation: u64, timeout_ns: Option<u64>)
-        -> Result<(), Errno> {
+    fn destroy_gen(
+        self: &Arc<Self>,
+        node: &Arc<Node<K, C>>,
+        generation: u64,
+        timeout_ns: Option<u64>,
+        purge: Purge,
+    ) -> Result<(), Errno> {
         let k = &self.k;
-        node.begin_close(generation);
+        node.begin_close(generation, purge);
         if k.in_call(node.cookie()) {
             let me = self.clone();
             let n = node.clone();
             k.defer(Box::new(move || {
-                let _ = me.destroy_gen(&n, generation, None);
+                let _ = me.destroy_gen(&n, generation, None, Purge::IfClosedNow);
             }));
             k.log(format_args!("{}: destroy from inside its own call: deferred", node.name()));
             return Err(EINPROGRESS);
         }
-        node.drain_and_teardown(generation, deadline(k, timeout_ns))?;
+        let tore_down = node.drain_and_teardown(generation, deadline(k, timeout_ns))?;
         if node.mode() == Mode::Counted {
             if let Some(cdev) = node.take_cdev() {
                 // Our gate is drained: devfs's own count can only hold
@@ -301,8 +314,10 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             }
             self.forget(node);
         }
-        let s = node.stats();
-        k.log(format_args!("{}: destroyed (drain took {} us)", node.name(), s.last_drain_ns / 1000));
+        if tore_down {
+            let s = node.stats();
+            k.log(format_args!("{}: destroyed (drain took {} us)", node.name(), s.last_drain_ns / 1000));
+        }
         Ok(())
     }
 
@@ -317,7 +332,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         // Under the registry lock, as create checks it; then wait for the
         // creates already past their check: their nodes must be attached
         // (and so found below) before we scan.
-        k.with_lock(&self.reg, |_| client.unregistering.store(true, Relaxed));
+        k.with_lock(&self.reg, |_| client.unregistering.fetch_add(1, Relaxed));
         let w = k.wait_until(&self.reg, dl, &mut |_| client.creating.load(Relaxed) == 0);
         let r = match w {
             WaitOutcome::Done => self.destroy_all_of(client, dl),
@@ -325,7 +340,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             WaitOutcome::Interrupted => Err(EINTR),
         };
         if let Err(e) = r {
-            k.with_lock(&self.reg, |_| client.unregistering.store(false, Relaxed));
+            k.with_lock(&self.reg, |_| client.unregistering.fetch_sub(1, Relaxed));
             return Err(e);
         }
         // Only the unregister that takes the client out of the table
@@ -354,6 +369,10 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             let n = k.with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten());
             i += 1;
             let Some(n) = n else { continue };
+            // The life first, then whose it is: a life of this client read
+            // here cannot be followed by one of another client that we
+            // would then destroy (destroy_gen acts on this life only).
+            let generation = n.generation();
             match n.client() {
                 Some(c) if Arc::ptr_eq(&c, client) => {}
                 _ => continue,
@@ -363,7 +382,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 return Err(EDEADLK);
             }
             let left = dl.map(|d| d.saturating_sub(k.now_ns()));
-            if let Err(e) = self.destroy(&n, left) {
+            if let Err(e) = self.destroy_gen(&n, generation, left, Purge::Always) {
                 k.log(format_args!(
                     "client {} ({}): unregister failed on {}: error {}; client stays registered",
                     client.id,
@@ -425,6 +444,15 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             });
             f(&c, ClientStats { id: c.id, devices, since_ns: c.since_ns });
         }
+    }
+
+    /// The registered client at `addr` (the address its registration
+    /// handed out), with a reference of the caller's own: KPI entries use
+    /// it so that a client record is never touched after it left the table.
+    pub fn client_arc(&self, addr: usize) -> Option<Arc<ClientRec<C>>> {
+        self.k.with_lock(&self.reg, |r| {
+            r.clients.iter().flatten().find(|c| Arc::as_ptr(c) as usize == addr).cloned()
+        })
     }
 
     /// The node at `cookie` (its address), if devref still has it.

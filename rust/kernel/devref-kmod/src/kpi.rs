@@ -3,7 +3,6 @@
 
 use alloc::sync::Arc;
 use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
-use core::mem::ManuallyDrop;
 
 use devref_core::dev::{ClientRec, Mode, Perms, EINVAL, ENXIO};
 use devref_sys::kpi::{devref_client, devref_dev, devref_ops, DEVREF_KPI_VERSION};
@@ -17,12 +16,11 @@ fn timeout_ns(ms: c_int) -> Option<u64> {
     u64::try_from(ms).ok().map(|ms| ms.saturating_mul(1_000_000))
 }
 
-/// # Safety
-/// `c` is what devref_client_register stored, not yet unregistered.
-unsafe fn client(c: *mut devref_client) -> Option<ManuallyDrop<Arc<ClientRec<RawOps>>>> {
-    // SAFETY: per the contract: a pointer from Arc::into_raw whose count
-    // the client owns; borrowed here without taking one.
-    (!c.is_null()).then(|| ManuallyDrop::new(unsafe { Arc::from_raw(c.cast::<ClientRec<RawOps>>()) }))
+/// The client at `c`, with a reference of our own, if it is registered:
+/// found by address in devref's table, never by dereferencing `c` (a call
+/// racing the client's own successful unregister may pass a stale one).
+fn client(d: &crate::state::DevrefK, c: *mut devref_client) -> Option<Arc<ClientRec<RawOps>>> {
+    d.client_arc(c as usize)
 }
 
 /// # Safety
@@ -81,12 +79,14 @@ pub unsafe extern "C" fn devref_client_register(ops: *const devref_ops, clientp:
 #[no_mangle]
 pub unsafe extern "C" fn devref_client_unregister(c: *mut devref_client, timeout_ms: c_int) -> c_int {
     let Some(d) = state::get() else { return ENXIO };
-    // SAFETY: per the contract.
-    let Some(rec) = (unsafe { client(c) }) else { return EINVAL };
+    let Some(rec) = client(&d, c) else { return EINVAL };
     match d.unregister(&rec, timeout_ns(timeout_ms)) {
         Ok(()) => {
-            // The client's reference goes with its registration.
-            drop(ManuallyDrop::into_inner(rec));
+            // The client's own reference (from register) goes with its
+            // registration; only the unregister that succeeded gets here.
+            // SAFETY: c came from Arc::into_raw in register and was in the
+            // table until now, so that reference is still there.
+            drop(unsafe { Arc::from_raw(c.cast_const().cast::<ClientRec<RawOps>>()) });
             0
         }
         Err(e) => e,
@@ -107,8 +107,7 @@ pub unsafe extern "C" fn devref_dev_create(
     devp: *mut *mut devref_dev,
 ) -> c_int {
     let Some(d) = state::get() else { return ENXIO };
-    // SAFETY: per the contract.
-    let Some(rec) = (unsafe { client(c) }) else { return EINVAL };
+    let Some(rec) = client(&d, c) else { return EINVAL };
     if name.is_null() || devp.is_null() {
         return EINVAL;
     }

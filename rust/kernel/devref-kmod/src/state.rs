@@ -16,17 +16,32 @@ pub type NodeK = Node<FreeBsd, RawOps>;
 /// which cannot outlive devref, but a sysctl reader of kern.devref.* can
 /// run during MOD_UNLOAD (the linker removes the oids after the event, and
 /// waits for running handlers before it frees the text).
+///
+/// The spin lock is taken inside a critical section: a holder is never
+/// preempted, so a waiter on the same CPU cannot spin behind it.  Nothing
+/// that can sleep or free runs while it is held (the Arc dropped by
+/// `uninstall` is dropped after).
 static DEVREF: spin::Mutex<Option<Arc<DevrefK>>> = spin::Mutex::new(None);
 
+fn with_state<R>(f: impl FnOnce(&mut Option<Arc<DevrefK>>) -> R) -> R {
+    // SAFETY: paired with the exit below; f neither sleeps nor frees.
+    unsafe { devref_sys::shim::devref_shim_critical_enter() };
+    let r = f(&mut DEVREF.lock());
+    // SAFETY: pairs with the enter above.
+    unsafe { devref_sys::shim::devref_shim_critical_exit() };
+    r
+}
+
 pub fn install(d: Arc<DevrefK>) {
-    *DEVREF.lock() = Some(d);
+    let old = with_state(|s| s.replace(d));
+    drop(old);
 }
 
 pub fn uninstall() -> Option<Arc<DevrefK>> {
-    DEVREF.lock().take()
+    with_state(|s| s.take())
 }
 
-/// The registry, if loaded.
+/// The registry, if loaded, with a reference of the caller's own.
 pub fn get() -> Option<Arc<DevrefK>> {
-    DEVREF.lock().clone()
+    with_state(|s| s.clone())
 }
