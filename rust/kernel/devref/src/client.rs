@@ -33,17 +33,25 @@ impl Perms {
     pub const ROOT_ONLY: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
 }
 
-/// A device created by this client: notify pollers, sleep on it.
-pub struct DeviceRef {
+/// A device created by this client: notify pollers, sleep on it.  It
+/// borrows what keeps the device alive (the [`Client`] that created it, or
+/// the call an op is running in), so it cannot be used after the client's
+/// unregister.
+pub struct DeviceRef<'a> {
     pub(crate) raw: *mut kpi::devref_dev,
+    _alive: core::marker::PhantomData<&'a ()>,
 }
 
 // SAFETY: devref's device functions may be called from any thread.
-unsafe impl Send for DeviceRef {}
+unsafe impl Send for DeviceRef<'_> {}
 // SAFETY: as above; DeviceRef has no interior state of its own.
-unsafe impl Sync for DeviceRef {}
+unsafe impl Sync for DeviceRef<'_> {}
 
-impl DeviceRef {
+impl DeviceRef<'_> {
+    pub(crate) fn new(raw: *mut kpi::devref_dev) -> Self {
+        DeviceRef { raw, _alive: core::marker::PhantomData }
+    }
+
     /// Tell devref that readiness changed: wakes poll/select/kqueue waiters.
     pub fn notify(&self) {
         if !self.raw.is_null() {
@@ -100,8 +108,9 @@ pub(crate) struct Softc<D> {
 }
 
 impl<D> Softc<D> {
-    pub(crate) fn dev_ref(&self) -> DeviceRef {
-        DeviceRef { raw: self.dev.load(core::sync::atomic::Ordering::Acquire) }
+    /// For an op: valid for the call (the caller's borrow of the softc).
+    pub(crate) fn dev_ref(&self) -> DeviceRef<'_> {
+        DeviceRef::new(self.dev.load(core::sync::atomic::Ordering::Acquire))
     }
 }
 
@@ -125,7 +134,7 @@ impl<D: Device> Client<D> {
     }
 
     /// Create a device node /dev/`name` served by `dev`.
-    pub fn create(&mut self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<DeviceRef> {
+    pub fn create(&mut self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<DeviceRef<'_>> {
         let softc = Box::into_raw(Box::new(Softc {
             dev: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
             device: dev,
@@ -157,7 +166,7 @@ impl<D: Device> Client<D> {
         // SAFETY: softc is ours until unregister.
         unsafe { (*softc).dev.store(raw, core::sync::atomic::Ordering::Release) };
         self.devices.push(Created { softc });
-        Ok(DeviceRef { raw })
+        Ok(DeviceRef::new(raw))
     }
 
     /// Destroy every device and unregister (`timeout_ms` < 0: no timeout,

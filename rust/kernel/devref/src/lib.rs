@@ -49,14 +49,14 @@ pub trait Device: Send + Sync + 'static {
 
     /// ioctl(2).  Unknown commands must answer [`Error::NotTty`].  `dev`
     /// is this device: sleep on it, wake it, notify its pollers.
-    fn ioctl(&self, _dev: &DeviceRef, _open: &Self::Open, _arg: &mut IoctlArg<'_>) -> Result<()> {
+    fn ioctl(&self, _dev: &DeviceRef<'_>, _open: &Self::Open, _arg: &mut IoctlArg<'_>) -> Result<()> {
         Err(Error::NotTty)
     }
 
     /// poll(2): the subset of `events` that is ready now.  Must not sleep.
     /// When nothing is ready devref records the caller and the driver calls
     /// [`DeviceRef::notify`] when that changes.
-    fn poll(&self, _dev: &DeviceRef, _open: &Self::Open, events: i32) -> i32 {
+    fn poll(&self, _dev: &DeviceRef<'_>, _open: &Self::Open, events: i32) -> i32 {
         events & (poll::POLLIN | poll::POLLOUT | poll::POLLRDNORM | poll::POLLWRNORM)
     }
 

@@ -33,9 +33,10 @@ pub extern "C" fn devring_rs_load() -> i32 {
         Err(e) => return e.to_errno(),
     };
     let perms = Perms { uid: 0, gid: 0, mode: 0o666 };
-    let made = client
-        .create(c"devring", Mode::Pcpu, perms, Ring::new(0))
-        .and_then(|_| client.create(c"devring_counted", Mode::Counted, perms, Ring::new(1)));
+    let made = match client.create(c"devring", Mode::Pcpu, perms, Ring::new(0)) {
+        Ok(_) => client.create(c"devring_counted", Mode::Counted, perms, Ring::new(1)).map(|_| ()),
+        Err(e) => Err(e),
+    };
     if let Err(e) = made {
         // A failed MOD_LOAD is followed by MOD_UNLOAD whose answer the
         // kernel ignores, and the file is freed: nothing of ours may stay

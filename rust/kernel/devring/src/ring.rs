@@ -65,7 +65,7 @@ impl Device for Ring {
         Ok(OpenRing { tail: AtomicU32::new(0), syncs: AtomicU64::new(0) })
     }
 
-    fn ioctl(&self, dev: &DeviceRef, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
+    fn ioctl(&self, dev: &DeviceRef<'_>, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
         match arg.cmd() {
             DEVRING_IOC_SYNC => {
                 let mut s: RingSync = arg.read()?;
@@ -99,7 +99,7 @@ impl Device for Ring {
         }
     }
 
-    fn poll(&self, _dev: &DeviceRef, _open: &OpenRing, events: i32) -> i32 {
+    fn poll(&self, _dev: &DeviceRef<'_>, _open: &OpenRing, events: i32) -> i32 {
         // Transmission is immediate: there is always room to write.
         events & (poll::POLLOUT | poll::POLLWRNORM)
     }
