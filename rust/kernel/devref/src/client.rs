@@ -126,10 +126,12 @@ unsafe impl<D: Device> Send for Client<D> {}
 impl<D: Device> Client<D> {
     /// Register with devref.
     pub fn register() -> Result<Self> {
+        // A promoted constant: the annotation makes the compiler prove it
+        // is 'static (devref keeps the pointer until unregister).
+        let table: &'static kpi::devref_ops = &Ops::<D>::TABLE;
         let mut raw = ptr::null_mut();
-        // SAFETY: the ops table is a promoted constant ('static); raw is a
-        // valid out pointer.
-        check(unsafe { kpi::devref_client_register(&Ops::<D>::TABLE, &mut raw) })?;
+        // SAFETY: the table is 'static; raw is a valid out pointer.
+        check(unsafe { kpi::devref_client_register(table, &mut raw) })?;
         Ok(Client { raw, devices: Vec::new() })
     }
 
