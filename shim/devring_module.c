@@ -11,6 +11,7 @@
 #include <sys/module.h>
 
 #include "devref_kpi.h"
+#include "devring_ioctl.h"
 
 int	devring_rs_load(void);
 int	devring_rs_unload(void);
@@ -32,6 +33,18 @@ devring_modevent(module_t mod __unused, int type, void *data __unused)
 		return (EOPNOTSUPP);
 	}
 }
+
+/*
+ * The ioctl ABI, pinned to the same numbers rust/kernel/devring asserts
+ * for its own definitions: the C header (used by userland) and the Rust
+ * driver cannot drift apart.
+ */
+_Static_assert(DEVRING_IOC_INFO == 0x40185200UL, "DEVRING_IOC_INFO");
+_Static_assert(DEVRING_IOC_SYNC == 0xc0085201UL, "DEVRING_IOC_SYNC");
+_Static_assert(DEVRING_IOC_SLEEP == 0x80045202UL, "DEVRING_IOC_SLEEP");
+_Static_assert(sizeof(struct devring_sync) == 8, "devring_sync");
+_Static_assert(sizeof(struct devring_info) == 24, "devring_info");
+_Static_assert(DEVRING_SLOTS == 1024, "DEVRING_SLOTS");
 
 static moduledata_t devring_mod = {
 	"devring",

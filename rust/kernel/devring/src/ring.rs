@@ -35,6 +35,14 @@ pub const DEVRING_IOC_INFO: u64 = ioc(IOC_OUT, b'R', 0, core::mem::size_of::<Rin
 /// _IOW('R', 2, uint32_t): sleep inside the driver (for tests of destroy).
 pub const DEVRING_IOC_SLEEP: u64 = ioc(IOC_IN, b'R', 2, core::mem::size_of::<u32>());
 
+// The ABI, pinned to the numbers shim/devring_module.c asserts for the C
+// header userland uses.
+const _: () = assert!(DEVRING_IOC_INFO == 0x4018_5200);
+const _: () = assert!(DEVRING_IOC_SYNC == 0xc008_5201);
+const _: () = assert!(DEVRING_IOC_SLEEP == 0x8004_5202);
+const _: () = assert!(core::mem::size_of::<RingSync>() == 8 && core::mem::size_of::<RingInfo>() == 24);
+const _: () = assert!(DEVRING_SLOTS == 1024);
+
 /// One devring device.  Nothing in it is written per call: a shared
 /// counter would put a contended atomic on every SYNC and blur what a
 /// benchmark of the entry path measures.
