@@ -6,17 +6,14 @@
 //! kernel would have seen.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::RefCell;
-use std::collections::HashSet;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use devref_core::dev::*;
-use devref_core::platform::{Platform, Slot, WaitOutcome};
-use devref_host::HostPlatform;
+mod support;
+use support::*;
 
 // ---------------------------------------------------------------------------
 // Allocation accounting, for the "no leak on any error path" tests.
@@ -50,147 +47,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static A: Counting = Counting;
-
-/// Tests that count allocations run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-// ---------------------------------------------------------------------------
-// The mock kernel.
-
-#[derive(Default)]
-struct World {
-    nodes: Mutex<HashSet<String>>,
-    made: AtomicUsize,
-    destroyed_nodes: AtomicUsize,
-    events_live: AtomicUsize,
-    wakes: AtomicUsize,
-    drains: AtomicUsize,
-    fail_make_dev: AtomicBool,
-    log: Mutex<Vec<String>>,
-    /// Deferred jobs' threads, joined by the tests that make them (so that
-    /// nothing runs on into the allocation-counting test).
-    jobs: Mutex<Vec<thread::JoinHandle<()>>>,
-}
-
-#[derive(Clone)]
-struct Mock {
-    p: HostPlatform,
-    w: Arc<World>,
-}
-
-struct MockEvents(Arc<World>);
-
-impl Drop for MockEvents {
-    fn drop(&mut self) {
-        self.0.events_live.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-thread_local! {
-    static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
-
-// SAFETY: every method forwards to the host platform.
-unsafe impl Platform for Mock {
-    type Slots = <HostPlatform as Platform>::Slots;
-    type Lock<T: Send> = <HostPlatform as Platform>::Lock<T>;
-    fn slots_new(&self) -> Option<Self::Slots> {
-        self.p.slots_new()
-    }
-    fn pin<'a>(&self, s: &'a Self::Slots) -> &'a Slot {
-        self.p.pin(s)
-    }
-    fn unpin(&self) {
-        self.p.unpin()
-    }
-    fn entry_fence(&self) {
-        self.p.entry_fence()
-    }
-    fn barrier(&self, s: &Self::Slots) {
-        self.p.barrier(s)
-    }
-    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(&Slot)) {
-        self.p.for_each_slot(s, f)
-    }
-    fn lock_new<T: Send>(&self, n: &'static str, v: T) -> Option<Self::Lock<T>> {
-        self.p.lock_new(n, v)
-    }
-    fn with_lock<T: Send, R>(&self, l: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        self.p.with_lock(l, f)
-    }
-    fn wait_until<T: Send>(
-        &self,
-        l: &Self::Lock<T>,
-        d: Option<u64>,
-        done: &mut dyn FnMut(&mut T) -> bool,
-    ) -> WaitOutcome {
-        self.p.wait_until(l, d, done)
-    }
-    fn notify_all<T: Send>(&self, l: &Self::Lock<T>) {
-        self.p.notify_all(l)
-    }
-    fn now_ns(&self) -> u64 {
-        self.p.now_ns()
-    }
-}
-
-impl Kernel for Mock {
-    type Cdev = String;
-    type Events = MockEvents;
-    type CallMark = usize;
-
-    fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _cookie: usize) -> Result<String, Errno> {
-        if self.w.fail_make_dev.load(Ordering::SeqCst) {
-            return Err(ENOMEM);
-        }
-        let mut n = self.w.nodes.lock().unwrap();
-        if !n.insert(name.as_str().to_string()) {
-            return Err(EEXIST);
-        }
-        self.w.made.fetch_add(1, Ordering::SeqCst);
-        Ok(name.as_str().to_string())
-    }
-    fn destroy_node(&self, cdev: String) {
-        self.w.nodes.lock().unwrap().remove(&cdev);
-        self.w.destroyed_nodes.fetch_add(1, Ordering::SeqCst);
-    }
-    fn events_new(&self) -> Option<MockEvents> {
-        self.w.events_live.fetch_add(1, Ordering::SeqCst);
-        Some(MockEvents(self.w.clone()))
-    }
-    fn events_wake(&self, _ev: &MockEvents) {
-        self.w.wakes.fetch_add(1, Ordering::SeqCst);
-    }
-    fn events_drain(&self, ev: MockEvents) {
-        self.w.drains.fetch_add(1, Ordering::SeqCst);
-        drop(ev);
-    }
-    fn defer(&self, job: Box<dyn FnOnce() + Send>) {
-        self.w.jobs.lock().unwrap().push(thread::spawn(job));
-    }
-    fn mark_call(&self, node: usize) -> usize {
-        INSIDE.with(|v| v.borrow_mut().push(node));
-        node
-    }
-    fn unmark_call(&self, m: &mut usize) {
-        INSIDE.with(|v| {
-            let mut v = v.borrow_mut();
-            if let Some(i) = v.iter().rposition(|&n| n == *m) {
-                v.remove(i);
-            }
-        });
-    }
-    fn in_call(&self, node: usize) -> bool {
-        INSIDE.with(|v| v.borrow().contains(&node))
-    }
-    fn log(&self, args: fmt::Arguments<'_>) {
-        self.w.log.lock().unwrap().push(args.to_string());
-    }
-}
 
 // ---------------------------------------------------------------------------
 // A test client.
@@ -230,23 +86,15 @@ type Dr = Devref<Mock, TestClient>;
 type N = Node<Mock, TestClient>;
 
 fn setup() -> (Arc<Dr>, Arc<World>) {
-    let w = Arc::new(World::default());
-    let dr = Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).expect("devref");
-    (dr, w)
+    let (k, w) = Mock::new();
+    (Devref::new(k).expect("devref"), w)
 }
-
-const PERMS: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
 
 /// An open "file": the handle devref published as its cdevpriv.
 struct File(usize);
 
 fn open(n: &N) -> Result<File, Errno> {
-    let mut got = 0usize;
-    n.open(0, 0, |h| {
-        got = h as usize;
-        Ok(())
-    })?;
-    Ok(File(got))
+    open_raw(n).map(File)
 }
 
 fn close(_n: &N, f: File) {
@@ -263,23 +111,9 @@ fn handle(f: &File) -> *const Handle<N> {
     f.0 as *const Handle<N>
 }
 
-const SEC: Option<u64> = Some(1_000_000_000);
-
-/// Hold a call on file `f` in another thread until the returned sender is
-/// dropped or signalled (a call of this thread would make destroy defer).
-fn hold_call(n: &Arc<N>, f: &File) -> (std::sync::mpsc::Sender<()>, thread::JoinHandle<()>) {
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
-    let n = n.clone();
-    let h = handle(f) as usize;
-    let t = thread::spawn(move || {
-        let call = unsafe { n.call(h as *const Handle<N>) }.expect("alive");
-        in_tx.send(()).unwrap();
-        let _ = go_rx.recv();
-        drop(call);
-    });
-    in_rx.recv().unwrap();
-    (go_tx, t)
+/// Hold a call on file `f` in another thread (see support::hold_call).
+fn hold(n: &Arc<N>, f: &File) -> (std::sync::mpsc::Sender<()>, thread::JoinHandle<()>) {
+    hold_call(n, f.0)
 }
 
 // ---------------------------------------------------------------------------
@@ -418,7 +252,7 @@ fn a_destroy_that_times_out_tears_nothing_down_and_a_later_one_completes() {
     let n = dr.create(&c, b"stuck", Mode::Pcpu, PERMS, 0).unwrap();
     let idle = open(&n).unwrap();
     let f = open(&n).unwrap();
-    let (release, t) = hold_call(&n, &f);
+    let (release, t) = hold(&n, &f);
     assert_eq!(dr.destroy(&n, Some(20_000_000)), Err(ETIMEDOUT));
     assert!(log.closes.lock().unwrap().is_empty(), "nothing released after a failed destroy");
     assert_eq!(n.stats().open_files, 2);
@@ -444,7 +278,7 @@ fn unregister_destroys_every_device_and_fails_cleanly_when_a_call_stays() {
     let b = dr.create(&c, b"b", Mode::Counted, PERMS, 0).unwrap();
     let fa = open(&a).unwrap();
     let fb = open(&b).unwrap();
-    let (stuck, t) = hold_call(&b, &fb);
+    let (stuck, t) = hold(&b, &fb);
     assert_eq!(dr.unregister(&c, Some(20_000_000)), Err(ETIMEDOUT));
     assert_eq!(dr.clients(), 1, "the client stays registered");
     assert_eq!(dr.prepare_unload(), Err(EBUSY));
@@ -526,7 +360,7 @@ fn bad_input_is_refused() {
     }
     let bad_perms = Perms { uid: 0, gid: 0, mode: 0o10000 };
     assert_eq!(dr.create(&c, b"ok", Mode::Pcpu, bad_perms, 0).err(), Some(EINVAL));
-    let other = Devref::new(Mock { p: HostPlatform::new(), w: Arc::new(World::default()) }).unwrap();
+    let other = Devref::new(Mock::new().0).unwrap();
     let stranger = other.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
     assert_eq!(dr.create(&stranger, b"ok", Mode::Pcpu, PERMS, 0).err(), Some(EINVAL));
     assert_eq!(dr.unregister(&stranger, SEC), Err(EINVAL));
@@ -547,12 +381,8 @@ fn destroy_from_inside_its_own_call_is_deferred() {
         assert_eq!(dr.unregister(&c, SEC), Err(EDEADLK));
     }
     // The deferred job finishes once the call has left.
-    let jobs: Vec<_> = std::mem::take(&mut *w.jobs.lock().unwrap());
-    assert_eq!(jobs.len(), 1);
-    for j in jobs {
-        j.join().unwrap();
-    }
-    assert!(w.log.lock().unwrap().iter().any(|l| l.contains("self: destroyed")));
+    w.join_deferred();
+    assert!(w.logged("self: destroyed"));
     assert_eq!(log.closes.lock().unwrap().len(), 1);
     close(&n, f);
 }
@@ -566,7 +396,7 @@ fn a_file_closed_while_destroy_drains_is_released_once() {
     let n = dr.create(&c, b"race", Mode::Pcpu, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
     let g = open(&n).unwrap();
-    let (release, t) = hold_call(&n, &g);
+    let (release, t) = hold(&n, &g);
     let dr2 = dr.clone();
     let n2 = n.clone();
     let d = thread::spawn(move || dr2.destroy(&n2, SEC));
@@ -657,7 +487,7 @@ fn a_counted_name_being_destroyed_is_not_reused_as_a_tombstone() {
     let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
     let n = dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
-    let (release, t) = hold_call(&n, &f);
+    let (release, t) = hold(&n, &f);
     assert_eq!(dr.destroy(&n, Some(10_000_000)), Err(ETIMEDOUT));
     assert_eq!(dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
     drop(release);
@@ -675,7 +505,7 @@ fn no_device_is_created_for_a_client_that_is_unregistering() {
     let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
     let n = dr.create(&c, b"u0", Mode::Pcpu, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
-    let (release, t) = hold_call(&n, &f);
+    let (release, t) = hold(&n, &f);
     let dr2 = dr.clone();
     let c2 = c.clone();
     let u = thread::spawn(move || dr2.unregister(&c2, SEC));
@@ -734,8 +564,8 @@ impl ClientOps for SelfDestroying {
 #[test]
 fn a_destroy_from_the_clients_close_during_teardown_defers_instead_of_deadlocking() {
     let _s = serial();
-    let w = Arc::new(World::default());
-    let dr: Arc<Dr2> = Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).unwrap();
+    let (k, w) = Mock::new();
+    let dr: Arc<Dr2> = Devref::new(k).unwrap();
     let target = Arc::new(std::sync::OnceLock::new());
     let result = Arc::new(Mutex::new(None));
     let ops = SelfDestroying { log: Arc::new(ClientLog::default()), target: target.clone(), result: result.clone() };
@@ -751,9 +581,7 @@ fn a_destroy_from_the_clients_close_during_teardown_defers_instead_of_deadlockin
     // The teardown calls close, which calls destroy on the same device.
     dr.destroy(&n, SEC).expect("the outer destroy completes");
     assert_eq!(*result.lock().unwrap(), Some(EINPROGRESS));
-    for j in std::mem::take(&mut *w.jobs.lock().unwrap()) {
-        j.join().unwrap();
-    }
+    w.join_deferred();
     // SAFETY: the handle from the open above, released once.
     unsafe { N2::release_handle(got as *mut Handle<N2>) };
 }

@@ -1,125 +1,17 @@
-//! Races in the device layer, forced with a mock whose lock wrapper can
-//! pause a thread right after it released a chosen lock (`HOOK`).  Each
-//! test was first written to show a bug found in review; it now asserts
-//! the fixed behaviour.
-use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
-use std::fmt;
+//! Races in the device layer, forced with the mock's hook: a thread
+//! pauses right after it released a chosen lock (`hook_after`), and the
+//! test acts in that window once the thread got there (`wait_hook`).
+//! Each test was first written to show a bug found in review; it now
+//! asserts the fixed behaviour.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use devref_core::dev::*;
-use devref_core::platform::{Platform, Slot, WaitOutcome};
-use devref_host::HostPlatform;
 
-#[derive(Default)]
-struct World {
-    nodes: Mutex<HashSet<String>>,
-    hold_defer: AtomicBool,
-    fail_make: AtomicBool,
-    jobs: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
-    log: Mutex<Vec<String>>,
-}
-
-#[derive(Clone)]
-struct Mock { p: HostPlatform, w: Arc<World> }
-struct MockEvents;
-
-thread_local! {
-    static INSIDE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-    // (type-name substring, nth lock of that type on this thread, sleep ms)
-    static HOOK: Cell<Option<(&'static str, usize, u64)>> = const { Cell::new(None) };
-}
-
-/// Set by a thread when its hook fires (just before it pauses).
-static REACHED: AtomicBool = AtomicBool::new(false);
-
-/// Wait until a hooked thread is paused at its point (instead of guessing
-/// with a sleep how long it takes to get there).
-fn wait_hook() {
-    while !REACHED.swap(false, Ordering::SeqCst) {
-        thread::yield_now();
-    }
-}
-
-/// The races tests share REACHED: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    REACHED.store(false, Ordering::SeqCst);
-    g
-}
-
-fn hook<T>() {
-    HOOK.with(|h| {
-        if let Some((sub, n, ms)) = h.get() {
-            if std::any::type_name::<T>().contains(sub) {
-                if n <= 1 {
-                    h.set(None);
-                    REACHED.store(true, Ordering::SeqCst);
-                    thread::sleep(Duration::from_millis(ms));
-                } else {
-                    h.set(Some((sub, n - 1, ms)));
-                }
-            }
-        }
-    });
-}
-
-unsafe impl Platform for Mock {
-    type Slots = <HostPlatform as Platform>::Slots;
-    type Lock<T: Send> = <HostPlatform as Platform>::Lock<T>;
-    fn slots_new(&self) -> Option<Self::Slots> { self.p.slots_new() }
-    fn pin<'a>(&self, s: &'a Self::Slots) -> &'a Slot { self.p.pin(s) }
-    fn unpin(&self) { self.p.unpin() }
-    fn entry_fence(&self) { self.p.entry_fence() }
-    fn barrier(&self, s: &Self::Slots) { self.p.barrier(s) }
-    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(&Slot)) { self.p.for_each_slot(s, f) }
-    fn lock_new<T: Send>(&self, n: &'static str, v: T) -> Option<Self::Lock<T>> { self.p.lock_new(n, v) }
-    fn with_lock<T: Send, R>(&self, l: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        let r = self.p.with_lock(l, f);
-        hook::<T>();
-        r
-    }
-    fn wait_until<T: Send>(&self, l: &Self::Lock<T>, d: Option<u64>, done: &mut dyn FnMut(&mut T) -> bool) -> WaitOutcome {
-        self.p.wait_until(l, d, done)
-    }
-    fn notify_all<T: Send>(&self, l: &Self::Lock<T>) { self.p.notify_all(l) }
-    fn now_ns(&self) -> u64 { self.p.now_ns() }
-}
-
-impl Kernel for Mock {
-    type Cdev = String;
-    type Events = MockEvents;
-    type CallMark = usize;
-    fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _c: usize) -> Result<String, Errno> {
-        if self.w.fail_make.load(Ordering::SeqCst) {
-            return Err(ENOMEM);
-        }
-        self.w.nodes.lock().unwrap().insert(name.as_str().into());
-        Ok(name.as_str().into())
-    }
-    fn destroy_node(&self, c: String) { self.w.nodes.lock().unwrap().remove(&c); }
-    fn events_new(&self) -> Option<MockEvents> { Some(MockEvents) }
-    fn events_wake(&self, _e: &MockEvents) {}
-    fn events_drain(&self, _e: MockEvents) {}
-    fn defer(&self, job: Box<dyn FnOnce() + Send>) {
-        if self.w.hold_defer.load(Ordering::SeqCst) {
-            self.w.jobs.lock().unwrap().push(job);
-        } else {
-            thread::spawn(job);
-        }
-    }
-    fn mark_call(&self, node: usize) -> usize { INSIDE.with(|v| v.borrow_mut().push(node)); node }
-    fn unmark_call(&self, m: &mut usize) {
-        INSIDE.with(|v| { let mut v = v.borrow_mut(); if let Some(i) = v.iter().rposition(|&n| n == *m) { v.remove(i); } });
-    }
-    fn in_call(&self, node: usize) -> bool { INSIDE.with(|v| v.borrow().contains(&node)) }
-    fn log(&self, a: fmt::Arguments<'_>) { self.w.log.lock().unwrap().push(a.to_string()); }
-}
+mod support;
+use support::*;
 
 #[derive(Default)]
 struct ClientLog {
@@ -144,14 +36,16 @@ impl ClientOps for C {
 }
 type Dr = Devref<Mock, C>;
 type N = Node<Mock, C>;
-const P: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
-const SEC: Option<u64> = Some(1_000_000_000);
+const P: Perms = PERMS;
 
 fn setup() -> (Arc<Dr>, Arc<World>) {
-    let w = Arc::new(World::default());
-    (Devref::new(Mock { p: HostPlatform::new(), w: w.clone() }).unwrap(), w)
+    let (k, w) = Mock::new();
+    (Devref::new(k).unwrap(), w)
 }
-fn open(n: &N) -> Result<usize, Errno> { let mut g = 0; n.open(0, 0, |h| { g = h as usize; Ok(()) })?; Ok(g) }
+
+fn open(n: &N) -> Result<usize, Errno> {
+    open_raw(n)
+}
 
 
 /// A create that passed its registration check before an unregister began:
@@ -166,7 +60,7 @@ fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
     let (dr2, c2) = (dr.clone(), c.clone());
     let t = thread::spawn(move || {
         // is_registered is the 1st registry lock, the check the 2nd.
-        HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
+        hook_after("Registry", 2, 300);
         dr2.create(&c2, b"late", Mode::Counted, P, 0)
     });
     wait_hook();
@@ -188,7 +82,7 @@ fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
     let (dr2, c2) = (dr.clone(), c.clone());
     let t = thread::spawn(move || {
         // new_dead takes Inner once; revive (attach) is the 2nd.
-        HOOK.with(|h| h.set(Some(("lifecycle::Inner", 2, 300))));
+        hook_after("lifecycle::Inner", 2, 300);
         dr2.create(&c2, b"late2", Mode::Counted, P, 0)
     });
     wait_hook();
@@ -218,11 +112,7 @@ fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
     let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
     assert!(Arc::ptr_eq(&n, &n2));
-    let jobs: Vec<_> = std::mem::take(&mut *w.jobs.lock().unwrap());
-    assert_eq!(jobs.len(), 1);
-    for j in jobs {
-        j();
-    }
+    assert_eq!(w.run_held(), 1);
     assert!(n2.stats().alive, "client 2's device survives client 1's deferred destroy");
     assert!(open(&n2).is_ok());
 }
@@ -268,22 +158,12 @@ fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
     let n = dr.create(&c1, b"s", Mode::Pcpu, P, 111).unwrap();
     let f = open(&n).unwrap();
     // Hold a call so that destroy A stays Closing.
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
-    let nn = n.clone();
-    let holder = thread::spawn(move || {
-        // SAFETY: f is a live handle of nn.
-        let c = unsafe { nn.call(f as *const Handle<N>) }.unwrap();
-        in_tx.send(()).unwrap();
-        let _ = go_rx.recv();
-        drop(c);
-    });
-    in_rx.recv().unwrap();
+    let (go_tx, holder) = hold_call(&n, f);
     assert_eq!(dr.destroy(&n, Some(1_000_000)), Err(ETIMEDOUT)); // now Closing
     let (drb, nb) = (dr.clone(), n.clone());
     let b = thread::spawn(move || {
         // Pause destroy B right after its first lifecycle lock.
-        HOOK.with(|h| h.set(Some(("lifecycle::Inner", 1, 300))));
+        hook_after("lifecycle::Inner", 1, 300);
         drb.destroy(&nb, SEC)
     });
     wait_hook();
@@ -311,7 +191,7 @@ fn two_creates_of_one_new_name_publish_once() {
     let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let (dr2, c2) = (dr.clone(), c.clone());
     let t = thread::spawn(move || {
-        HOOK.with(|h| h.set(Some(("Registry", 2, 300))));
+        hook_after("Registry", 2, 300);
         dr2.create(&c2, b"twice", Mode::Pcpu, P, 1)
     });
     wait_hook();
@@ -340,7 +220,7 @@ fn an_unregister_never_destroys_another_clients_revived_device() {
     let u = thread::spawn(move || {
         // The first node-state lock on this thread is destroy_all_of's
         // look at the node's client.
-        HOOK.with(|h| h.set(Some(("NodeState", 1, 300))));
+        hook_after("NodeState", 1, 300);
         dr2.unregister(&a2, SEC)
     });
     wait_hook();
@@ -361,17 +241,7 @@ fn a_failed_unregister_does_not_reopen_creates_under_another() {
     let a = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let n = dr.create(&a, b"a", Mode::Pcpu, P, 0).unwrap();
     let f = open(&n).unwrap();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
-    let nn = n.clone();
-    let holder = thread::spawn(move || {
-        // SAFETY: f is a live handle of nn.
-        let c = unsafe { nn.call(f as *const Handle<N>) }.unwrap();
-        in_tx.send(()).unwrap();
-        let _ = go_rx.recv();
-        drop(c);
-    });
-    in_rx.recv().unwrap();
+    let (go_tx, holder) = hold_call(&n, f);
     let (dr2, a2) = (dr.clone(), a.clone());
     let u2 = thread::spawn(move || dr2.unregister(&a2, Some(5_000_000_000)));
     // Let u2 start waiting on the held call.
@@ -395,7 +265,7 @@ fn a_failed_make_dev_does_not_purge() {
     let (dr, w) = setup();
     let log = Arc::new(ClientLog::default());
     let a = dr.register(C(log.clone())).unwrap();
-    w.fail_make.store(true, Ordering::SeqCst);
+    w.fail_make_dev.store(true, Ordering::SeqCst);
     assert_eq!(dr.create(&a, b"m", Mode::Counted, P, 7).err(), Some(ENOMEM));
     assert!(log.purges.lock().unwrap().is_empty(), "purges: {:?}", log.purges.lock().unwrap());
 }
@@ -418,9 +288,7 @@ fn a_stale_deferred_destroy_logs_no_destroy() {
     let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let _n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
     w.log.lock().unwrap().clear();
-    for j in std::mem::take(&mut *w.jobs.lock().unwrap()) {
-        j();
-    }
+    w.run_held();
     let l = w.log.lock().unwrap().clone();
     assert!(!l.iter().any(|s| s.contains("destroyed")), "log: {:?}", l);
 }
