@@ -11,6 +11,7 @@
 #include <sys/param.h>
 #include <sys/systm.h>
 #include <sys/conf.h>
+#include <sys/filio.h>
 #include <sys/kernel.h>
 #include <sys/malloc.h>
 #include <sys/proc.h>
@@ -116,6 +117,15 @@ devref_cdev_ioctl(struct cdev *cdev, u_long cmd, caddr_t data, int fflag,
 	error = devref_rs_ioctl(cdev->si_drv1, devref_cdev_handle(), cmd,
 	    data, fflag, td);
 	DEVREF_CALL_UNMARK();
+	/*
+	 * fcntl(F_SETFL) sends FIONBIO and FIOASYNC and undoes the change on
+	 * any error; devfs passes them to the driver.  Like null(4), accept
+	 * them when the client does not know them (a dead device still says
+	 * ENXIO).
+	 */
+	if ((cmd == FIONBIO || cmd == FIOASYNC) &&
+	    (error == ENOTTY || error == ENODEV))
+		error = 0;
 	return (error);
 }
 

@@ -331,15 +331,47 @@ devref_sysctl_report(SYSCTL_HANDLER_ARGS)
 	return (error);
 }
 
-SYSCTL_PROC(_kern_devref, OID_AUTO, devices,
-    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, DEVREF_REPORT_DEVICES,
-    devref_sysctl_report, "A",
-    "Devices and tombstones: name mode client state incarnation calls "
-    "inside drains last_drain_us open_files");
-SYSCTL_PROC(_kern_devref, OID_AUTO, clients,
-    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, DEVREF_REPORT_CLIENTS,
-    devref_sysctl_report, "A",
-    "Registered clients: id name devices registered_since_s");
+/*
+ * The reports run devref code and use its registry, so they are dynamic
+ * oids: sysctl counts their running handlers, and removing them at
+ * MOD_UNLOAD waits for those (static oids are unregistered by the linker
+ * without waiting).
+ */
+static struct sysctl_ctx_list devref_sysctl_ctx;
+static bool devref_sysctl_inited;
+
+void
+devref_shim_sysctl_init(void)
+{
+
+	sysctl_ctx_init(&devref_sysctl_ctx);
+	devref_sysctl_inited = true;
+	SYSCTL_ADD_PROC(&devref_sysctl_ctx,
+	    SYSCTL_STATIC_CHILDREN(_kern_devref), OID_AUTO, "devices",
+	    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL,
+	    DEVREF_REPORT_DEVICES, devref_sysctl_report, "A",
+	    "Devices and tombstones: name mode client state incarnation calls "
+	    "inside drains last_drain_us open_files");
+	SYSCTL_ADD_PROC(&devref_sysctl_ctx,
+	    SYSCTL_STATIC_CHILDREN(_kern_devref), OID_AUTO, "clients",
+	    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL,
+	    DEVREF_REPORT_CLIENTS, devref_sysctl_report, "A",
+	    "Registered clients: id name devices registered_since_s");
+}
+
+/* Removes the report oids, waiting for handlers still running. */
+int
+devref_shim_sysctl_fini(void)
+{
+	int error;
+
+	if (!devref_sysctl_inited)
+		return (0);
+	error = sysctl_ctx_free(&devref_sysctl_ctx);
+	if (error == 0)
+		devref_sysctl_inited = false;
+	return (error);
+}
 
 /*
  * Per-device counters: kern.devref.dev.<name>.{mode,calls,inside,drains,
@@ -347,7 +379,7 @@ SYSCTL_PROC(_kern_devref, OID_AUTO, clients,
  * the node through devref_rs_node_stat().
  */
 static SYSCTL_NODE(_kern_devref, OID_AUTO, dev, CTLFLAG_RD | CTLFLAG_MPSAFE,
-    0, "Per-device counters (/ and . in names become _)");
+    0, "Per-device counters, by device name");
 
 struct devref_stats {
 	struct sysctl_ctx_list	ds_ctx;
@@ -418,11 +450,15 @@ devref_shim_stats_publish(const char *name, void *node)
 	return (ds);
 }
 
-/* Waits for handlers running on these oids (sysctl's own lock). */
+/* Waits for handlers running on these oids (they are dynamic). */
 void
 devref_shim_stats_unpublish(struct devref_stats *ds)
 {
 
-	sysctl_ctx_free(&ds->ds_ctx);
+	if (sysctl_ctx_free(&ds->ds_ctx) != 0) {
+		/* Cannot happen (nothing else holds these oids): keep them. */
+		printf("devref: cannot remove a device's sysctl counters\n");
+		return;
+	}
 	free(ds, M_DEVREF);
 }

@@ -139,5 +139,7 @@ int	 devref_rs_unload(void);
 #define	DEVREF_REPORT_DEVICES	0
 #define	DEVREF_REPORT_CLIENTS	1
 char	*devref_rs_report(int which, unsigned long *lenp);
+void	 devref_shim_sysctl_init(void);
+int	 devref_shim_sysctl_fini(void);
 
 #endif /* !_DEVREF_SHIM_H_ */

@@ -63,6 +63,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -866,12 +867,41 @@ cmd_rw(const char *path, const char *dir)
 	return (failures != 0);
 }
 
+/*
+ * fcntl(F_SETFL) with O_NONBLOCK and O_ASYNC: the kernel sends FIONBIO and
+ * FIOASYNC to the device and undoes the change on any error; devring does
+ * not implement them and devref must accept them.
+ */
+static int
+cmd_fcntl(const char *path)
+{
+	int fd, fl;
+
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		err(1, "open %s", path);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		err(1, "F_GETFL");
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		err(1, "F_SETFL O_NONBLOCK");
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK | O_ASYNC) != 0)
+		err(1, "F_SETFL O_ASYNC");
+	if ((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0)
+		errx(1, "O_NONBLOCK did not stick");
+	if (fcntl(fd, F_SETFL, fl) != 0)
+		err(1, "F_SETFL back");
+	printf("fcntl: ok\n");
+	close(fd);
+	return (0);
+}
+
 static void
 usage(void)
 {
 
 	fprintf(stderr, "usage: devring_t info|sync|errors|pollout|open-errno|"
-	    "mmap PATH\n       devring_t dead-fd PATH DIR\n"
+	    "mmap|fcntl PATH\n       devring_t dead-fd PATH DIR\n"
 	    "       devring_t rw PATH [DIR]\n"
 	    "       devring_t sleep-unload PATH FILE MS\n"
 	    "       devring_t hammer PATH NTHREADS SECONDS [DIR]\n"
@@ -907,6 +937,8 @@ main(int argc, char **argv)
 		return (cmd_kevent(argv[2], argv[3], argv[4]));
 	if (strcmp(argv[1], "mmap") == 0)
 		return (cmd_mmap(argv[2]));
+	if (strcmp(argv[1], "fcntl") == 0)
+		return (cmd_fcntl(argv[2]));
 	if (strcmp(argv[1], "rw") == 0 && (argc == 3 || argc == 4))
 		return (cmd_rw(argv[2], argc == 4 ? argv[3] : NULL));
 	usage();

@@ -24,6 +24,11 @@ type H = Handle<NodeK>;
 /// A knote was attached to a devref device since load (see module.rs).
 pub static KQUEUE_USED: AtomicBool = AtomicBool::new(false);
 
+/// cdevpriv destructors running now: a close(2) of a destroyed counted
+/// device may still be freeing its handle (and the node) when destroy_dev
+/// has returned, so devref must not unload under it.
+pub static DTORS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 #[no_mangle]
 pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread) -> c_int {
     // SAFETY: called by devfs with si_drv1.
@@ -125,8 +130,11 @@ pub extern "C" fn devref_rs_handle_node(h: *mut c_void) -> *mut c_void {
 #[no_mangle]
 pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
     if !h.is_null() {
+        DTORS.fetch_add(1, Ordering::AcqRel);
         // SAFETY: devfs runs each file's destructor once.
         unsafe { NodeK::release_handle(h.cast::<H>()) }
+        // Last: after this only the return path runs in devref's text.
+        DTORS.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

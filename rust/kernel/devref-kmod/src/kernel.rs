@@ -92,12 +92,8 @@ impl Kernel for FreeBsd {
             return Err(e);
         }
         let cdev = NonNull::new(cdev).ok_or(ENOMEM)?;
-        // sysctl names cannot hold '.', and '/' would read as a level.
-        for b in buf.iter_mut() {
-            if *b == b'/' || *b == b'.' {
-                *b = b'_';
-            }
-        }
+        // The name as it is: sysctl_add_oid escapes '.' itself and '/' is
+        // a legal oid name character, so distinct devices stay distinct.
         // SAFETY: buf is NUL-terminated; the node outlives the oids (they
         // are removed before a counted node is freed; pcpu nodes never are).
         let stats = NonNull::new(unsafe {

@@ -46,7 +46,12 @@ extern "C" {
 }
 
 pub fn panic(info: &PanicInfo<'_>) -> ! {
-    line(format_args!("rust panic: {}", info));
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static PANICKING: AtomicBool = AtomicBool::new(false);
+    // A panic while formatting the first one goes straight to panic(9).
+    if !PANICKING.swap(true, Ordering::SeqCst) {
+        line(format_args!("rust panic: {}", info));
+    }
     // SAFETY: a constant format string with no conversions.
     unsafe { kernel_panic(c"devref: rust panic".as_ptr()) }
 }

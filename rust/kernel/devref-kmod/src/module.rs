@@ -26,6 +26,8 @@ pub extern "C" fn devref_rs_load() -> i32 {
         return ENOMEM;
     };
     state::install(d);
+    // SAFETY: plain call, once per load, after the registry exists.
+    unsafe { shim::devref_shim_sysctl_init() };
     console!("loaded, client KPI version {}", devref_sys::kpi::DEVREF_KPI_VERSION);
     0
 }
@@ -34,8 +36,11 @@ pub extern "C" fn devref_rs_load() -> i32 {
 #[no_mangle]
 pub extern "C" fn devref_rs_unload() -> i32 {
     let Some(d) = state::get() else {
-        // SAFETY: frees the taskqueue if the failed load made one.
-        unsafe { shim::devref_shim_taskq_fini() };
+        // SAFETY: frees what a failed load made (each copes with nothing).
+        unsafe {
+            shim::devref_shim_sysctl_fini();
+            shim::devref_shim_taskq_fini();
+        }
         return 0;
     };
     if KQUEUE_USED.load(Ordering::Relaxed) {
@@ -47,6 +52,13 @@ pub extern "C" fn devref_rs_unload() -> i32 {
         console!("unload refused: {} deferred destroy(s) still running", pending);
         return EBUSY;
     }
+    let closing = crate::dispatch::DTORS.load(Ordering::Acquire);
+    if closing > 0 {
+        // A close(2) of a destroyed counted device can still be releasing
+        // its handle (destroy_dev does not wait for it): retry shortly.
+        console!("unload refused: {} file close(s) still running in devref code", closing);
+        return EBUSY;
+    }
     if d.prepare_unload().is_err() {
         // prepare_unload said why on the console.
         return EBUSY;
@@ -55,6 +67,12 @@ pub extern "C" fn devref_rs_unload() -> i32 {
     // devfs is done with our cdevsw before the text goes.
     // SAFETY: plain call.
     unsafe { shim::devref_shim_cdevsw_drain() };
+    // The reports read the registry: remove them, waiting for readers.
+    // SAFETY: plain call; Giant is all we hold.
+    if unsafe { shim::devref_shim_sysctl_fini() } != 0 {
+        console!("unload refused: cannot remove kern.devref sysctls");
+        return EBUSY;
+    }
     // SAFETY: no job is pending (checked above): this only waits for the
     // tail of the last one and frees the queue.
     unsafe { shim::devref_shim_taskq_fini() };

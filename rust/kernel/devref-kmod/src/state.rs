@@ -12,10 +12,10 @@ pub type NodeK = Node<FreeBsd, RawOps>;
 
 /// The registry.  Everyone who uses it takes a reference under this lock
 /// (an Arc clone: a few instructions, never a sleep), so that MOD_UNLOAD
-/// taking it out cannot free it under a reader: KPI callers are clients,
-/// which cannot outlive devref, but a sysctl reader of kern.devref.* can
-/// run during MOD_UNLOAD (the linker removes the oids after the event, and
-/// waits for running handlers before it frees the text).
+/// taking it out cannot free it under a user.  (KPI callers are clients,
+/// which cannot outlive devref; sysctl readers of kern.devref.* use
+/// dynamic oids that MOD_UNLOAD removes, waiting for them, before it
+/// takes the registry out.)
 ///
 /// The spin lock is taken inside a critical section: a holder is never
 /// preempted, so a waiter on the same CPU cannot spin behind it.  Nothing
