@@ -431,8 +431,9 @@ devref_shim_stats_publish(const char *name, void *node)
 
 	ds = malloc(sizeof(*ds), M_DEVREF, M_WAITOK | M_ZERO);
 	sysctl_ctx_init(&ds->ds_ctx);
-	oid = SYSCTL_ADD_NODE(&ds->ds_ctx, SYSCTL_STATIC_CHILDREN(_kern_devref_dev),
-	    OID_AUTO, name, CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, "devref device");
+	oid = SYSCTL_ADD_NODE(&ds->ds_ctx,
+	    SYSCTL_STATIC_CHILDREN(_kern_devref_dev), OID_AUTO, name,
+	    CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, "devref device");
 	if (oid == NULL) {
 		sysctl_ctx_free(&ds->ds_ctx);
 		free(ds, M_DEVREF);

@@ -31,10 +31,13 @@
 #define	DEVREF_KPI_VERSION	1
 
 /* Device modes. */
-#define	DEVREF_MODE_PCPU	0	/* eternal node, per-CPU gate (default) */
-#define	DEVREF_MODE_COUNTED	1	/* ordinary cdev, devfs si_threadcount */
+/* Eternal node, per-CPU gate (the default). */
+#define	DEVREF_MODE_PCPU	0
+/* Ordinary cdev, devfs's si_threadcount (plus devref's gate). */
+#define	DEVREF_MODE_COUNTED	1
 
-#define	DEVREF_NAMELEN		64	/* longest device name, with the NUL */
+/* Longest device name, with the NUL. */
+#define	DEVREF_NAMELEN		64
 
 struct devref_client;			/* opaque, owned by devref */
 struct devref_dev;			/* opaque, owned by devref */
@@ -67,9 +70,11 @@ struct devref_ops {
 	void		(*dro_close)(void *softc, void *priv);
 	int		(*dro_read)(void *softc, void *priv, struct uio *uio,
 			    int ioflag);
-	int		(*dro_write)(void *softc, void *priv, struct uio *uio,
+	int		(*dro_write)(void *softc, void *priv,
+			    struct uio *uio,
 			    int ioflag);
-	int		(*dro_ioctl)(void *softc, void *priv, unsigned long cmd,
+	int		(*dro_ioctl)(void *softc, void *priv,
+			    unsigned long cmd,
 			    char *data, int fflag, struct thread *td);
 	int		(*dro_poll)(void *softc, void *priv, int events);
 	void		(*dro_purge)(void *softc);
@@ -90,7 +95,8 @@ int	devref_client_register(const struct devref_ops *ops,
  * ops.  EINVAL: not registered (or a concurrent unregister won).
  * timeout_ms < 0 waits without a timeout (still interruptible).
  */
-int	devref_client_unregister(struct devref_client *client, int timeout_ms);
+int	devref_client_unregister(struct devref_client *client,
+	    int timeout_ms);
 
 /*
  * Create /dev/<name> (up to DEVREF_NAMELEN - 1 bytes of [A-Za-z0-9._/-]).

@@ -31,9 +31,10 @@ void	 devref_shim_free(void *p);
 void	 devref_shim_log(const char *msg, unsigned long len);
 
 /* Per-CPU storage (zpcpu) and the no-migration section. */
-void	*devref_shim_pcpu_alloc(void);		/* one 64-byte slot per CPU */
+/* One 64-byte slot per CPU; enter = critical_enter + this CPU's slot. */
+void	*devref_shim_pcpu_alloc(void);
 void	 devref_shim_pcpu_free(void *base);
-void	*devref_shim_pcpu_enter(void *base);	/* critical_enter + this CPU */
+void	*devref_shim_pcpu_enter(void *base);
 void	 devref_shim_pcpu_exit(void);		/* critical_exit */
 void	 devref_shim_critical_enter(void);
 void	 devref_shim_critical_exit(void);
@@ -60,12 +61,13 @@ unsigned long devref_shim_uptime_ns(void);
  * A call's mark on its thread's kernel stack: every cdevsw entry keeps one
  * in its frame while Rust and the client run, so that a destroy issued from
  * inside a device's own call can find it and defer instead of waiting for
- * itself.  devref_shim_in_call() scans the current thread's stack.
+ * itself.  devref_shim_in_call() scans the current thread's stack.  The
+ * magic spells "devrefcl".
  */
-#define	DEVREF_CALL_MAGIC	0x6c63666572766564ULL	/* "devrefcl" */
+#define	DEVREF_CALL_MAGIC	0x6c63666572766564ULL
 #define	DEVREF_CALL_MARK(node)						\
-	volatile unsigned long _devref_mark[2] = { DEVREF_CALL_MAGIC,	\
-	    (unsigned long)(node) }
+	volatile unsigned long _devref_mark[2] = {			\
+	    DEVREF_CALL_MAGIC, (unsigned long)(node) }
 #define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
 int	 devref_shim_in_call(const void *node);
 
@@ -118,8 +120,10 @@ int	 devref_shim_set_cdevpriv(void *priv);
 /* Entry points: the shim's cdevsw calls these with si_drv1 and the
  * cdevpriv of the file (NULL when none was set). */
 int	 devref_rs_open(void *node, int oflags, struct thread *td);
-int	 devref_rs_read(void *node, void *handle, struct uio *uio, int ioflag);
-int	 devref_rs_write(void *node, void *handle, struct uio *uio, int ioflag);
+int	 devref_rs_read(void *node, void *handle, struct uio *uio,
+	    int ioflag);
+int	 devref_rs_write(void *node, void *handle, struct uio *uio,
+	    int ioflag);
 int	 devref_rs_ioctl(void *node, void *handle, unsigned long cmd,
 	    char *data, int fflag, struct thread *td);
 int	 devref_rs_poll(void *node, void *handle, int events,

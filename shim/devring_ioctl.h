@@ -22,8 +22,8 @@
 #define	DEVRING_PATH_COUNTED	"/dev/devring_counted"
 
 struct devring_sync {
-	uint32_t	head;	/* in: first slot userland has not filled */
-	uint32_t	tail;	/* out: first slot the driver has not consumed */
+	uint32_t	head;	/* in: first slot not filled */
+	uint32_t	tail;	/* out: first slot not consumed */
 };
 
 struct devring_info {
@@ -31,7 +31,7 @@ struct devring_info {
 	uint32_t	slots;
 	uint32_t	mode;
 	uint32_t	pad;
-	uint64_t	syncs;	/* DEVRING_IOC_SYNC calls on this open file */
+	uint64_t	syncs;	/* SYNC calls on this open file */
 };
 
 #define	DEVRING_IOC_INFO	_IOR('R', 0, struct devring_info)
