@@ -189,18 +189,6 @@ impl<P: Platform> Lifecycle<P> {
         })
     }
 
-    /// [`Lifecycle::close_gen`] on the current life, then `purge` unless
-    /// already Drained.  `Ok(false)` when already Drained.
-    pub fn close(&self, purge: &mut dyn FnMut()) -> Result<bool, LifecycleError> {
-        match self.close_gen(self.generation())? {
-            Closing::Drained => Ok(false),
-            Closing::Now | Closing::Already => {
-                purge();
-                Ok(true)
-            }
-        }
-    }
-
     /// Wait (interruptibly, until `deadline_ns`) while another thread runs
     /// [`Lifecycle::finish`]; then the state.
     pub fn wait_finished(&self, deadline_ns: Option<u64>) -> Result<DevState, LifecycleError> {

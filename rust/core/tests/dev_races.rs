@@ -59,8 +59,8 @@ fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
     let c = dr.register(C(log.clone())).unwrap();
     let (dr2, c2) = (dr.clone(), c.clone());
     let t = thread::spawn(move || {
-        // is_registered is the 1st registry lock, the check the 2nd.
-        hook_after("Registry", 2, 300);
+        // The registration check is the first registry lock.
+        hook_after("Registry", 1, 300);
         dr2.create(&c2, b"late", Mode::Counted, P, 0)
     });
     wait_hook();
@@ -191,7 +191,7 @@ fn two_creates_of_one_new_name_publish_once() {
     let c = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let (dr2, c2) = (dr.clone(), c.clone());
     let t = thread::spawn(move || {
-        hook_after("Registry", 2, 300);
+        hook_after("Registry", 1, 300);
         dr2.create(&c2, b"twice", Mode::Pcpu, P, 1)
     });
     wait_hook();

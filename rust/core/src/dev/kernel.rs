@@ -18,8 +18,8 @@ pub trait Kernel: Platform + Clone {
     type Cdev: Send + Sync;
     /// A device's poll/kqueue waiters (selinfo + knlist).
     type Events: Send + Sync;
-    /// Proof that a call is inside a node, kept in the dispatch's frame
-    /// while the client runs (see [`Kernel::in_call`]).
+    /// Proof that a call into the client is inside a node, kept in the
+    /// caller's frame while the client runs (see [`Kernel::in_call`]).
     type CallMark;
 
     /// Create the node `/dev/<name>`; `cookie` is handed back to every entry
@@ -45,7 +45,20 @@ pub trait Kernel: Platform + Clone {
     /// not wait in the current context.
     fn defer(&self, job: Box<dyn FnOnce() + Send>);
 
-    /// Mark the current thread as inside a call of node `node`.
+    /// Held by a [`Call`] for the life of an entry point.  A kernel whose
+    /// entry glue already marks the call's frame (FreeBSD: each cdevsw
+    /// entry of the C shim) makes it `()`, keeping the hot path free of a
+    /// second mark; a kernel without such glue (the host mock) returns a
+    /// real mark.
+    ///
+    /// [`Call`]: super::node::Call
+    type EntryMark;
+    fn mark_entry(&self, node: usize) -> Self::EntryMark;
+    fn unmark_entry(&self, m: &mut Self::EntryMark);
+
+    /// Mark the current thread as inside a call of node `node`, for a call
+    /// into the client that no entry point surrounds (the teardown's
+    /// `dro_close`).  The caller keeps it in its own frame.
     fn mark_call(&self, node: usize) -> Self::CallMark;
     /// The call marked by `m` is over: clear the mark where it lies.
     fn unmark_call(&self, m: &mut Self::CallMark);

@@ -117,7 +117,7 @@ pub struct NodeStats {
 /// client (its text and its softc) stays valid for its whole life.
 pub struct Call<'a, K: Kernel, C: ClientOps> {
     _guard: GateGuard<'a, K>,
-    mark: K::CallMark,
+    mark: K::EntryMark,
     node: *const (),
     k: &'a K,
     pub ops: &'a C,
@@ -127,8 +127,7 @@ pub struct Call<'a, K: Kernel, C: ClientOps> {
 
 impl<K: Kernel, C: ClientOps> Drop for Call<'_, K, C> {
     fn drop(&mut self) {
-        // In place: the mark's bytes must not survive in this frame.
-        self.k.unmark_call(&mut self.mark);
+        self.k.unmark_entry(&mut self.mark);
     }
 }
 
@@ -257,8 +256,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         // its ClientRec (owned by the registry and by st.client) lives at
         // least until this node drains.
         let ops = unsafe { &(*rec).ops };
-        let mark = self.k.mark_call(self.cookie());
-        core::hint::black_box(&mark);
+        let mark = self.k.mark_entry(self.cookie());
         Call {
             _guard: guard,
             mark,

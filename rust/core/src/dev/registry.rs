@@ -98,10 +98,6 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         Some(Arc::new(Devref { k, reg }))
     }
 
-    pub fn kernel(&self) -> &K {
-        &self.k
-    }
-
     /// Register a client.
     pub fn register(&self, ops: C) -> Result<Arc<ClientRec<C>>, Errno> {
         let k = &self.k;
@@ -152,9 +148,6 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         let k = &self.k;
         let name = DevName::new(name)?;
         if perms.mode & !0o7777 != 0 {
-            return Err(EINVAL);
-        }
-        if !self.is_registered(client) {
             return Err(EINVAL);
         }
         let events = k.events_new().ok_or(ENOMEM)?;

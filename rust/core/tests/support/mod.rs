@@ -171,6 +171,8 @@ impl Kernel for Mock {
     type Cdev = String;
     type Events = MockEvents;
     type CallMark = usize;
+    /// No C glue here: entries are marked by the Call itself.
+    type EntryMark = usize;
 
     fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _cookie: usize) -> Result<String, Errno> {
         if self.w.fail_make_dev.load(Ordering::SeqCst) {
@@ -204,6 +206,12 @@ impl Kernel for Mock {
         } else {
             self.w.threads.lock().unwrap().push(thread::spawn(job));
         }
+    }
+    fn mark_entry(&self, node: usize) -> usize {
+        self.mark_call(node)
+    }
+    fn unmark_entry(&self, m: &mut usize) {
+        self.unmark_call(m)
     }
     fn mark_call(&self, node: usize) -> usize {
         INSIDE.with(|v| v.borrow_mut().push(node));

@@ -143,12 +143,12 @@ pub extern "C" fn devref_rs_kqfilter(n: *mut c_void, h: *mut c_void, kn: *mut sh
     // SAFETY: as in devref_rs_read.
     let Some(node) = (unsafe { node(n) }) else { return dead::KQFILTER };
     // SAFETY: this file's cdevpriv (or NULL).
-    let Some(_call) = (unsafe { node.call(h.cast::<H>()) }) else {
+    let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
         return dead::KQFILTER;
     };
     // Attach to this incarnation's list while inside the gate: destroy
     // clears the list only after the gate has drained.
-    let Some(ev) = node.events(&_call) else { return dead::KQFILTER };
+    let Some(ev) = node.events(&call) else { return dead::KQFILTER };
     // SAFETY: a live list; kn is the knote devfs is attaching.
     let e = unsafe { shim::devref_shim_kn_attach(ev.raw(), kn, h) };
     if e == 0 {

@@ -65,6 +65,8 @@ impl Kernel for FreeBsd {
     /// of devref_shim_in_call (the cdevsw entries keep the same pair in
     /// their C frames).
     type CallMark = CallMark;
+    /// The cdevsw entry's C frame carries the mark (devref_cdev.c).
+    type EntryMark = ();
 
     fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize) -> Result<Cdev, Errno> {
         let mut buf = [0u8; 64];
@@ -135,6 +137,12 @@ impl Kernel for FreeBsd {
         // SAFETY: run_deferred takes ownership of arg exactly once.
         unsafe { shim::devref_shim_defer(Some(run_deferred), arg) }
     }
+
+    #[inline(always)]
+    fn mark_entry(&self, _node: usize) {}
+
+    #[inline(always)]
+    fn unmark_entry(&self, _m: &mut ()) {}
 
     #[inline(always)]
     fn mark_call(&self, node: usize) -> CallMark {
