@@ -93,11 +93,10 @@ fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
     assert!(dr.node_arc(n.cookie()).is_none());
 }
 
-/// A deferred destroy is bound to the incarnation it was asked for: a
-/// tombstone revived before the job runs is left alone.
-#[test]
-fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
-    let _s = serial();
+/// Client 1 destroyed its device from inside a call (the deferred job is
+/// held, not run), then unregistered; client 2 revived the name.  Returns
+/// the kernel's record and the revived node.
+fn revived_with_a_held_deferred_destroy() -> (Arc<World>, Arc<N>) {
     let (dr, w) = setup();
     w.hold_defer.store(true, Ordering::SeqCst);
     let c1 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
@@ -112,6 +111,15 @@ fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
     let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
     let n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
     assert!(Arc::ptr_eq(&n, &n2));
+    (w, n2)
+}
+
+/// A deferred destroy is bound to the incarnation it was asked for: a
+/// tombstone revived before the job runs is left alone.
+#[test]
+fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
+    let _s = serial();
+    let (w, n2) = revived_with_a_held_deferred_destroy();
     assert_eq!(w.run_held(), 1);
     assert!(n2.stats().alive, "client 2's device survives client 1's deferred destroy");
     assert!(open(&n2).is_ok());
@@ -274,19 +282,7 @@ fn a_failed_make_dev_does_not_purge() {
 #[test]
 fn a_stale_deferred_destroy_logs_no_destroy() {
     let _s = serial();
-    let (dr, w) = setup();
-    w.hold_defer.store(true, Ordering::SeqCst);
-    let c1 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
-    let n = dr.create(&c1, b"r", Mode::Pcpu, P, 1).unwrap();
-    let f = open(&n).unwrap();
-    {
-        // SAFETY: f is a live handle of n.
-        let _call = unsafe { n.call(f as *const Handle<N>) }.unwrap();
-        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
-    }
-    dr.unregister(&c1, SEC).unwrap();
-    let c2 = dr.register(C(Arc::new(ClientLog::default()))).unwrap();
-    let _n2 = dr.create(&c2, b"r", Mode::Pcpu, P, 2).unwrap();
+    let (w, _n2) = revived_with_a_held_deferred_destroy();
     w.log.lock().unwrap().clear();
     w.run_held();
     let l = w.log.lock().unwrap().clone();

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use devref_core::gate::{DrainError, Gate, Gone, Phase, ReopenError};
 use devref_host::HostPlatform;
 
+mod support;
+use support::wait_for;
+
 const MS: u64 = 1_000_000;
 /// A watchdog timeout for drains that must complete: a lost wakeup makes
 /// the test fail with TimedOut instead of hanging.
@@ -27,17 +30,6 @@ fn gates() -> Vec<Gate<HostPlatform>> {
         .collect()
 }
 
-/// Wait (bounded) until `f` holds.
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn membarrier_mode_reported() {

@@ -5,25 +5,18 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use devref_core::gate::{DrainError, Gone};
 use devref_core::lifecycle::{DevState, Lifecycle, LifecycleError};
 use devref_host::HostPlatform;
 
+mod support;
+use support::wait_for;
+
 const MS: u64 = 1_000_000;
 const WATCHDOG: Option<u64> = Some(30_000 * MS);
 
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn full_life_with_a_timed_out_destroy() {

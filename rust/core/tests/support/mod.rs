@@ -240,6 +240,15 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Wait (bounded) until `f` holds.
+pub fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 pub const PERMS: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
 pub const SEC: Option<u64> = Some(1_000_000_000);
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{kldcheck, Scratch};
+use support::{kldcheck, Scratch, Verdict};
 
 /// The target release every test module must load on (15.0-RELEASE).
 const KERNEL_RELEASE: &str = "1500068";
@@ -71,6 +71,18 @@ const GOOD_ON_LOAD: &str = r#"mtx_init(&goodmod_lock, "goodmod", NULL, MTX_DEF);
 
 fn path_arg(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// kldcheck with the scratch build's KPI declarations and the targeted
+/// release, nothing else: no exports expected, no dependency given.
+fn check_against_kpi(scratch: &Scratch, module: &Path) -> Verdict {
+    kldcheck([
+        "--kpi-decls".to_owned(),
+        path_arg(&scratch.kpi_decls()),
+        "--kernel-release".to_owned(),
+        KERNEL_RELEASE.to_owned(),
+        path_arg(module),
+    ])
 }
 
 #[test]
@@ -139,13 +151,7 @@ fn pic_build_is_rejected_for_got_relocations() {
         &[("-fno-pic", "-fPIC"), ("-fno-pie", "")],
         &[],
     );
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&["relocations", "GOTPCREL", "`bootverbose`", ".text+0x"]);
 }
 
@@ -170,13 +176,7 @@ ssemod_scale(double x)
         &[("-mno-sse", "-msse2"), ("-msoft-float", "")],
         &[],
     );
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&["no-fpu", "SSE instruction", "xmm"]);
 }
 
@@ -191,13 +191,7 @@ fn unintended_export_is_rejected() {
     );
     let module = scratch.build_module("straymod", &source, &[], &[]);
     // No --exports: the module must export nothing.
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&["exports", "unintended export `straymod_helper`"]);
 }
 
@@ -230,13 +224,7 @@ fn freebsd_version_mm00000_gives_impossible_kernel_range() {
         &[("-D__FreeBSD_version=1500001", "-D__FreeBSD_version=1500000")],
         &[],
     );
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&[
         "metadata",
         r#"dependency on "kernel""#,
@@ -306,13 +294,7 @@ fn undeclared_undefined_symbol_is_rejected() {
         r#"printf("%d\n", undeclmod_private_kernel_fn(what));"#,
     );
     let module = scratch.build_module("undeclmod", &source, &[], &[]);
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&[
         "undefined-symbols",
         "`undeclmod_private_kernel_fn` is not declared",
@@ -333,13 +315,7 @@ static struct mtx dbgmod_lock;
 		witness_warn(0, NULL, "dbgmod");"#;
     let source = module_source("dbgmod", extra, on_load);
     let module = scratch.build_module("dbgmod", &source, &[], &[]);
-    let verdict = kldcheck([
-        "--kpi-decls".to_owned(),
-        path_arg(&scratch.kpi_decls()),
-        "--kernel-release".to_owned(),
-        KERNEL_RELEASE.to_owned(),
-        path_arg(&module),
-    ]);
+    let verdict = check_against_kpi(&scratch, &module);
     verdict.assert_rejected_for(&[
         "undefined-symbols",
         "`_mtx_assert` exists only in debug kernels",
