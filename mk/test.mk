@@ -13,6 +13,7 @@
 LOOM_TARGET	 = $(CURDIR)/rust/target/loom
 
 test: deps
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory FREEBSD_MAJOR=14 deps check
 	@$(MAKE) --no-print-directory devbench-check
@@ -23,3 +24,21 @@ test: deps
 	    $(HOST_CARGO) test -p devref-core --release --test loom_gate
 	@echo "== Kyua suite"
 	bash tests/run-kyua.sh
+
+# Hygiene: rustfmt (rust/rustfmt.toml, read by both workspaces) and clippy
+# with warnings as errors.  rustup's toolchain has clippy but no rust-src,
+# so the kernel crates are linted for the host target (they are no_std and
+# target-independent but for inline asm, which is x86_64 on both); the
+# kernel build itself uses Debian's rustc-web with build-std.
+lint:
+	@echo "== rustfmt --check, clippy -D warnings"
+	cd rust && $(HOST_CARGO) fmt --all --check
+	cd rust/kernel && $(HOST_CARGO) fmt --all --check
+	cd rust && $(HOST_CARGO) clippy --quiet --workspace --all-targets --release -- -D warnings
+	cd rust && RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(LOOM_TARGET) \
+	    $(HOST_CARGO) clippy --quiet -p devref-core --tests --release -- -D warnings
+	cd rust/kernel && LIBCLANG_PATH=/usr/lib/llvm-14/lib \
+	    CARGO_TARGET_DIR=$(CURDIR)/rust/target/kernel-clippy \
+	    $(HOST_CARGO) clippy --quiet --workspace --release -- -D warnings
+
+.PHONY: lint

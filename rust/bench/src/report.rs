@@ -797,7 +797,9 @@ pub fn headline(r: &Results) -> String {
          [docs/benchmarks.md](docs/benchmarks.md).\n\n",
         c, r.machine.cpu_model, r.machine.date, r.machine.commit
     ));
-    s.push_str("| ns per call, no work | none | pcpu (devref) | atomic | percdev (devfs since 2019) |\n");
+    s.push_str(
+        "| ns per call, no work | none | pcpu (devref) | atomic | percdev (devfs since 2019) |\n",
+    );
     s.push_str("|---|---|---|---|---|\n");
     for threads in [1usize, 2] {
         let cell = |k: Kind| {
@@ -815,7 +817,9 @@ pub fn headline(r: &Results) -> String {
         ));
     }
     let ms = |scheme: &str, case: DrainCase| {
-        drain_point(r, scheme, case).map_or("-".to_string(), |d| format!("{:.3} ms", d.median_ns() / 1e6))
+        drain_point(r, scheme, case).map_or("-".to_string(), |d| {
+            format!("{:.3} ms", d.median_ns() / 1e6)
+        })
     };
     s.push_str(&format!(
         "\nDestroy with 10,000 idle open handles: {} (devfs model: {}); with one call \
@@ -827,7 +831,11 @@ pub fn headline(r: &Results) -> String {
     ));
     let ts = targets(r);
     let missed: Vec<String> = ts.iter().filter(|t| !t.pass()).map(|t| t.line()).collect();
-    s.push_str(&format!("\nTargets met: {} of {}.", ts.len() - missed.len(), ts.len()));
+    s.push_str(&format!(
+        "\nTargets met: {} of {}.",
+        ts.len() - missed.len(),
+        ts.len()
+    ));
     if !missed.is_empty() {
         s.push_str(" Missed:\n\n");
         for m in missed {
@@ -843,10 +851,20 @@ pub fn headline(r: &Results) -> String {
 pub fn splice_headline(readme: &str, headline: &str) -> Result<String, String> {
     const BEGIN: &str = "<!-- bench-headline:begin (make bench writes this part) -->";
     const END: &str = "<!-- bench-headline:end -->";
-    let b = readme.find(BEGIN).ok_or("README has no bench-headline:begin marker")?;
-    let e = readme.find(END).ok_or("README has no bench-headline:end marker")?;
+    let b = readme
+        .find(BEGIN)
+        .ok_or("README has no bench-headline:begin marker")?;
+    let e = readme
+        .find(END)
+        .ok_or("README has no bench-headline:end marker")?;
     if e < b {
         return Err("README's bench-headline markers are out of order".into());
     }
-    Ok(format!("{}{}\n{}{}", &readme[..b + BEGIN.len()], "\n", headline, &readme[e..]))
+    Ok(format!(
+        "{}{}\n{}{}",
+        &readme[..b + BEGIN.len()],
+        "\n",
+        headline,
+        &readme[e..]
+    ))
 }

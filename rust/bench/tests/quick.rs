@@ -102,7 +102,10 @@ fn quick_run_produces_a_complete_report() {
     // The README headline comes from the same run and is spliced between
     // the markers, leaving the rest of the README alone.
     let h = report::headline(&r);
-    assert!(h.contains("| 1 thread |") && h.contains("| 2 threads |"), "{h}");
+    assert!(
+        h.contains("| 1 thread |") && h.contains("| 2 threads |"),
+        "{h}"
+    );
     assert!(h.contains("Targets met:"), "{h}");
     let readme = "intro\n<!-- bench-headline:begin (make bench writes this part) -->\nold\n<!-- bench-headline:end -->\ntail\n";
     let out = report::splice_headline(readme, &h).expect("markers");

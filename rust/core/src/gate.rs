@@ -325,7 +325,9 @@ impl<P: Platform> Gate<P> {
     pub fn drain(&self, timeout_ns: Option<u64>) -> Result<(), DrainError> {
         let p = &self.platform;
         let deadline = timeout_ns.map(|t| p.now_ns().saturating_add(t));
-        let epoch = p.with_lock(&self.state, |st| (st.phase != Phase::Open).then_some(st.epoch));
+        let epoch = p.with_lock(&self.state, |st| {
+            (st.phase != Phase::Open).then_some(st.epoch)
+        });
         match epoch {
             Some(e) => self.wait_drained(e, deadline),
             None => Err(DrainError::Reopened),

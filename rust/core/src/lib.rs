@@ -9,8 +9,8 @@
 
 extern crate alloc;
 
+pub mod dev;
 pub mod gate;
 pub mod lifecycle;
 pub mod platform;
 pub mod sync;
-pub mod dev;

@@ -119,7 +119,9 @@ impl<P: Platform> Lifecycle<P> {
         let l = Self::new(platform)?;
         l.gate.close();
         l.gate.close_and_drain(Some(0)).ok()?;
-        l.gate.platform().with_lock(&l.inner, |i| i.state = DevState::Dead);
+        l.gate
+            .platform()
+            .with_lock(&l.inner, |i| i.state = DevState::Dead);
         Some(l)
     }
 
@@ -137,7 +139,9 @@ impl<P: Platform> Lifecycle<P> {
                 return Err(LifecycleError::BadState(i.state));
             }
             attach();
-            self.gate.reopen().map_err(|_| LifecycleError::BadState(DevState::Dead))?;
+            self.gate
+                .reopen()
+                .map_err(|_| LifecycleError::BadState(DevState::Dead))?;
             i.state = DevState::Alive;
             i.generation = i.generation.wrapping_add(1);
             Ok(i.generation)
@@ -147,7 +151,9 @@ impl<P: Platform> Lifecycle<P> {
     /// The current life's generation: pass it to the `_gen` operations so
     /// that a slow caller cannot act on a later life of the device.
     pub fn generation(&self) -> u64 {
-        self.gate.platform().with_lock(&self.inner, |i| i.generation)
+        self.gate
+            .platform()
+            .with_lock(&self.inner, |i| i.generation)
     }
 
     /// The first half of [`Lifecycle::destroy_gen`]: Alive → Closing and
@@ -200,7 +206,9 @@ impl<P: Platform> Lifecycle<P> {
         }) {
             WaitOutcome::Done => Ok(state),
             WaitOutcome::TimedOut => Err(LifecycleError::Drain(DrainError::TimedOut { inside: 0 })),
-            WaitOutcome::Interrupted => Err(LifecycleError::Drain(DrainError::Interrupted { inside: 0 })),
+            WaitOutcome::Interrupted => {
+                Err(LifecycleError::Drain(DrainError::Interrupted { inside: 0 }))
+            }
         }
     }
 
@@ -286,7 +294,11 @@ impl<P: Platform> Lifecycle<P> {
     }
 
     /// [`Lifecycle::finish`] of the life `generation` (`Stale` if over).
-    pub fn finish_gen(&self, generation: u64, teardown: impl FnOnce()) -> Result<(), LifecycleError> {
+    pub fn finish_gen(
+        &self,
+        generation: u64,
+        teardown: impl FnOnce(),
+    ) -> Result<(), LifecycleError> {
         let p = self.gate.platform();
         p.with_lock(&self.inner, |i| {
             if i.generation != generation {

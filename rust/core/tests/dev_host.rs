@@ -134,9 +134,15 @@ fn calls_reach_the_client_until_destroy_then_none_does() {
         assert_eq!(c.priv_, 1);
     }
     dr.destroy(&n, SEC).unwrap();
-    assert!(call(&n, handle(&f)).is_none(), "a destroyed device must not reach the client");
+    assert!(
+        call(&n, handle(&f)).is_none(),
+        "a destroyed device must not reach the client"
+    );
     assert_eq!(open(&n).err(), Some(dead::OPEN));
-    assert_eq!((dead::OPEN, dead::READ, dead::WRITE, dead::IOCTL), (ENXIO, EIO, EIO, ENXIO));
+    assert_eq!(
+        (dead::OPEN, dead::READ, dead::WRITE, dead::IOCTL),
+        (ENXIO, EIO, EIO, ENXIO)
+    );
     assert_eq!(dead::POLL, POLLHUP);
     assert_eq!(dead::KQFILTER, ENXIO);
     // The file's client state was released by destroy, exactly once.
@@ -145,7 +151,11 @@ fn calls_reach_the_client_until_destroy_then_none_does() {
     assert_eq!(log.closes.lock().unwrap().len(), 1);
     // pcpu: the node stays (a tombstone), never destroy_dev'd.
     assert_eq!(w.destroyed_nodes.load(Ordering::SeqCst), 0);
-    assert_eq!(w.events_live.load(Ordering::SeqCst), 0, "seldrain'd lists are freed");
+    assert_eq!(
+        w.events_live.load(Ordering::SeqCst),
+        0,
+        "seldrain'd lists are freed"
+    );
 }
 
 #[test]
@@ -159,14 +169,23 @@ fn destroy_with_idle_open_files_returns_at_once() {
     assert_eq!(n.stats().open_files, 10_000);
     let t = Instant::now();
     // A zero timeout: nothing is running, so nothing needs waiting for.
-    dr.destroy(&n, Some(0)).expect("idle files never delay destroy");
+    dr.destroy(&n, Some(0))
+        .expect("idle files never delay destroy");
     let took = t.elapsed();
-    assert_eq!(log.closes.lock().unwrap().len(), 10_000, "every file's state released");
+    assert_eq!(
+        log.closes.lock().unwrap().len(),
+        10_000,
+        "every file's state released"
+    );
     assert_eq!(n.stats().open_files, 0);
     for f in files {
         close(&n, f);
     }
-    assert_eq!(log.closes.lock().unwrap().len(), 10_000, "no double release");
+    assert_eq!(
+        log.closes.lock().unwrap().len(),
+        10_000,
+        "no double release"
+    );
     eprintln!("destroy with 10000 idle files: {took:?}");
 }
 
@@ -174,7 +193,9 @@ fn destroy_with_idle_open_files_returns_at_once() {
 fn destroy_waits_for_a_running_call_and_is_woken_when_it_leaves() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"busy", Mode::Pcpu, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
     let left = Arc::new(AtomicBool::new(false));
@@ -192,7 +213,10 @@ fn destroy_waits_for_a_running_call_and_is_woken_when_it_leaves() {
     rx.recv().unwrap();
     let start = Instant::now();
     dr.destroy(&n, Some(10_000_000_000)).unwrap();
-    assert!(left.load(Ordering::SeqCst), "destroy returned while a call was inside");
+    assert!(
+        left.load(Ordering::SeqCst),
+        "destroy returned while a call was inside"
+    );
     let took = start.elapsed();
     // Woken by the leave; the latency itself is measured by `make bench`
     // (a timing assert here would flake on a loaded machine).
@@ -220,9 +244,14 @@ fn destroy_wakes_a_sleeping_call_with_enxio_and_runs_the_purge_hook() {
     });
     rx.recv().unwrap();
     thread::sleep(Duration::from_millis(20));
-    dr.destroy(&n, SEC).expect("the sleeper must be woken and leave");
+    dr.destroy(&n, SEC)
+        .expect("the sleeper must be woken and leave");
     assert_eq!(t.join().unwrap(), ENXIO);
-    assert_eq!(log.purges.load(Ordering::SeqCst), 1, "the client's purge hook ran");
+    assert_eq!(
+        log.purges.load(Ordering::SeqCst),
+        1,
+        "the client's purge hook ran"
+    );
     // A sleep attempted after the close fails at once.
     assert_eq!(n.sleep(n.sleep_ticket(), None), ENXIO);
     close(&n, f);
@@ -232,7 +261,9 @@ fn destroy_wakes_a_sleeping_call_with_enxio_and_runs_the_purge_hook() {
 fn sleep_and_wakeup_between_calls() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"wake", Mode::Pcpu, PERMS, 0).unwrap();
     // A wakeup between taking the ticket and sleeping is not lost.
     let ticket = n.sleep_ticket();
@@ -254,14 +285,22 @@ fn a_destroy_that_times_out_tears_nothing_down_and_a_later_one_completes() {
     let f = open(&n).unwrap();
     let (release, t) = hold(&n, &f);
     assert_eq!(dr.destroy(&n, Some(20_000_000)), Err(ETIMEDOUT));
-    assert!(log.closes.lock().unwrap().is_empty(), "nothing released after a failed destroy");
+    assert!(
+        log.closes.lock().unwrap().is_empty(),
+        "nothing released after a failed destroy"
+    );
     assert_eq!(n.stats().open_files, 2);
-    assert_eq!(w.events_live.load(Ordering::SeqCst), 1, "poll lists still there");
+    assert_eq!(
+        w.events_live.load(Ordering::SeqCst),
+        1,
+        "poll lists still there"
+    );
     assert!(call(&n, handle(&idle)).is_none(), "the device stays closed");
     assert_eq!(n.stats().failed_drains, 1);
     drop(release);
     t.join().unwrap();
-    dr.destroy(&n, SEC).expect("the second destroy finishes the job");
+    dr.destroy(&n, SEC)
+        .expect("the second destroy finishes the job");
     assert_eq!(log.closes.lock().unwrap().len(), 2);
     assert_eq!(w.events_live.load(Ordering::SeqCst), 0);
     close(&n, idle);
@@ -282,13 +321,26 @@ fn unregister_destroys_every_device_and_fails_cleanly_when_a_call_stays() {
     assert_eq!(dr.unregister(&c, Some(20_000_000)), Err(ETIMEDOUT));
     assert_eq!(dr.clients(), 1, "the client stays registered");
     assert_eq!(dr.prepare_unload(), Err(EBUSY));
-    assert!(w.log.lock().unwrap().iter().any(|l| l.contains("client stays registered")));
+    assert!(w
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("client stays registered")));
     drop(stuck);
     t.join().unwrap();
-    dr.unregister(&c, SEC).expect("once the call left, unregister completes");
+    dr.unregister(&c, SEC)
+        .expect("once the call left, unregister completes");
     assert_eq!(dr.clients(), 0);
-    assert_eq!(w.destroyed_nodes.load(Ordering::SeqCst), 1, "the counted node went to destroy_dev");
-    assert!(w.nodes.lock().unwrap().contains("a"), "the pcpu node stays (eternal)");
+    assert_eq!(
+        w.destroyed_nodes.load(Ordering::SeqCst),
+        1,
+        "the counted node went to destroy_dev"
+    );
+    assert!(
+        w.nodes.lock().unwrap().contains("a"),
+        "the pcpu node stays (eternal)"
+    );
     assert_eq!(log.closes.lock().unwrap().len(), 2);
     assert_eq!(dr.unregister(&c, SEC), Err(EINVAL), "twice is an error");
     // devref itself: an eternal node was published, so it stays resident.
@@ -301,12 +353,18 @@ fn unregister_destroys_every_device_and_fails_cleanly_when_a_call_stays() {
 fn devref_unloads_when_only_counted_devices_were_made() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     dr.create(&c, b"c0", Mode::Counted, PERMS, 0).unwrap();
     assert_eq!(dr.prepare_unload(), Err(EBUSY));
     dr.unregister(&c, SEC).unwrap();
     assert_eq!(dr.prepare_unload(), Ok(()));
-    assert_eq!(dr.register(TestClient(Arc::new(ClientLog::default()))).err(), Some(ENXIO));
+    assert_eq!(
+        dr.register(TestClient(Arc::new(ClientLog::default())))
+            .err(),
+        Some(ENXIO)
+    );
 }
 
 #[test]
@@ -324,14 +382,20 @@ fn an_old_incarnations_descriptor_never_reaches_the_new_client() {
     let n2 = dr.create(&c2, b"reborn", Mode::Pcpu, PERMS, 2).unwrap();
     assert!(Arc::ptr_eq(&n, &n2), "the tombstone is reused");
     assert_eq!(n2.stats().incarnation, 2);
-    assert!(call(&n2, handle(&old)).is_none(), "old descriptor gets the dead answers");
+    assert!(
+        call(&n2, handle(&old)).is_none(),
+        "old descriptor gets the dead answers"
+    );
     let new = open(&n2).unwrap();
     let c = call(&n2, handle(&new)).unwrap();
     assert_eq!(c.softc, 2);
     drop(c);
     assert_eq!(log2.opens.load(Ordering::SeqCst), 1);
     close(&n2, old);
-    assert!(log2.closes.lock().unwrap().is_empty(), "closing the old file never calls the new client");
+    assert!(
+        log2.closes.lock().unwrap().is_empty(),
+        "closing the old file never calls the new client"
+    );
     close(&n2, new);
     assert_eq!(*log2.closes.lock().unwrap(), vec![1]);
 }
@@ -340,13 +404,29 @@ fn an_old_incarnations_descriptor_never_reaches_the_new_client() {
 fn reuse_with_other_permissions_or_mode_is_eexist() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).unwrap();
-    assert_eq!(dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).err(), Some(EEXIST), "live name");
+    assert_eq!(
+        dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).err(),
+        Some(EEXIST),
+        "live name"
+    );
     dr.destroy(&n, SEC).unwrap();
-    let other = Perms { uid: 0, gid: 0, mode: 0o666 };
-    assert_eq!(dr.create(&c, b"perm", Mode::Pcpu, other, 0).err(), Some(EEXIST));
-    assert_eq!(dr.create(&c, b"perm", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
+    let other = Perms {
+        uid: 0,
+        gid: 0,
+        mode: 0o666,
+    };
+    assert_eq!(
+        dr.create(&c, b"perm", Mode::Pcpu, other, 0).err(),
+        Some(EEXIST)
+    );
+    assert_eq!(
+        dr.create(&c, b"perm", Mode::Counted, PERMS, 0).err(),
+        Some(EEXIST)
+    );
     assert!(dr.create(&c, b"perm", Mode::Pcpu, PERMS, 0).is_ok());
 }
 
@@ -354,15 +434,42 @@ fn reuse_with_other_permissions_or_mode_is_eexist() {
 fn bad_input_is_refused() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
-    for bad in [&b""[..], b"../x", b"a//b", b"/a", b"a/", b"sp ace", b"x\0y", &[b'a'; 64]] {
-        assert_eq!(dr.create(&c, bad, Mode::Pcpu, PERMS, 0).err(), Some(EINVAL), "{bad:?}");
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
+    for bad in [
+        &b""[..],
+        b"../x",
+        b"a//b",
+        b"/a",
+        b"a/",
+        b"sp ace",
+        b"x\0y",
+        &[b'a'; 64],
+    ] {
+        assert_eq!(
+            dr.create(&c, bad, Mode::Pcpu, PERMS, 0).err(),
+            Some(EINVAL),
+            "{bad:?}"
+        );
     }
-    let bad_perms = Perms { uid: 0, gid: 0, mode: 0o10000 };
-    assert_eq!(dr.create(&c, b"ok", Mode::Pcpu, bad_perms, 0).err(), Some(EINVAL));
+    let bad_perms = Perms {
+        uid: 0,
+        gid: 0,
+        mode: 0o10000,
+    };
+    assert_eq!(
+        dr.create(&c, b"ok", Mode::Pcpu, bad_perms, 0).err(),
+        Some(EINVAL)
+    );
     let other = Devref::new(Mock::new().0).unwrap();
-    let stranger = other.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
-    assert_eq!(dr.create(&stranger, b"ok", Mode::Pcpu, PERMS, 0).err(), Some(EINVAL));
+    let stranger = other
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
+    assert_eq!(
+        dr.create(&stranger, b"ok", Mode::Pcpu, PERMS, 0).err(),
+        Some(EINVAL)
+    );
     assert_eq!(dr.unregister(&stranger, SEC), Err(EINVAL));
 }
 
@@ -408,7 +515,11 @@ fn a_file_closed_while_destroy_drains_is_released_once() {
     drop(release);
     t.join().unwrap();
     d.join().unwrap().unwrap();
-    assert_eq!(log.closes.lock().unwrap().len(), 2, "each file released exactly once");
+    assert_eq!(
+        log.closes.lock().unwrap().len(),
+        2,
+        "each file released exactly once"
+    );
     close(&n, g);
     assert_eq!(log.closes.lock().unwrap().len(), 2);
 }
@@ -419,7 +530,9 @@ fn error_paths_leak_nothing() {
     // Warm up lazily allocated host state (thread slots, membarrier).
     {
         let (dr, _w) = setup();
-        let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+        let c = dr
+            .register(TestClient(Arc::new(ClientLog::default())))
+            .unwrap();
         let n = dr.create(&c, b"warm", Mode::Counted, PERMS, 0).unwrap();
         let f = open(&n).unwrap();
         dr.unregister(&c, SEC).unwrap();
@@ -432,19 +545,32 @@ fn error_paths_leak_nothing() {
         let c = dr.register(TestClient(log.clone())).unwrap();
         // make_dev failure.
         w.fail_make_dev.store(true, Ordering::SeqCst);
-        assert_eq!(dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(), Some(ENOMEM));
+        assert_eq!(
+            dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(),
+            Some(ENOMEM)
+        );
         w.fail_make_dev.store(false, Ordering::SeqCst);
         // Duplicate and bad names.
         let n = dr.create(&c, b"x", Mode::Counted, PERMS, 0).unwrap();
-        assert_eq!(dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
-        assert_eq!(dr.create(&c, b"../x", Mode::Counted, PERMS, 0).err(), Some(EINVAL));
+        assert_eq!(
+            dr.create(&c, b"x", Mode::Counted, PERMS, 0).err(),
+            Some(EEXIST)
+        );
+        assert_eq!(
+            dr.create(&c, b"../x", Mode::Counted, PERMS, 0).err(),
+            Some(EINVAL)
+        );
         // The client refuses an open.
         log.fail_open.store(true, Ordering::SeqCst);
         assert_eq!(open(&n).err(), Some(EPERM));
         log.fail_open.store(false, Ordering::SeqCst);
         // Publishing the handle fails (devfs_set_cdevpriv): undone.
         assert_eq!(n.open(0, 0, |_| Err(EBUSY)), Err(EBUSY));
-        assert_eq!(*log.closes.lock().unwrap(), vec![1], "the client's open was undone");
+        assert_eq!(
+            *log.closes.lock().unwrap(),
+            vec![1],
+            "the client's open was undone"
+        );
         assert_eq!(n.stats().open_files, 0);
         // A normal open left open across unregister (counted: destroy_dev
         // would run the destructor; here the test does).
@@ -462,7 +588,9 @@ fn error_paths_leak_nothing() {
 fn sysctl_views_list_devices_tombstones_and_clients() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let a = dr.create(&c, b"live", Mode::Pcpu, PERMS, 0).unwrap();
     let t = dr.create(&c, b"tomb", Mode::Pcpu, PERMS, 0).unwrap();
     dr.destroy(&t, SEC).unwrap();
@@ -471,9 +599,22 @@ fn sysctl_views_list_devices_tombstones_and_clients() {
         drop(call(&a, handle(&f)).unwrap());
     }
     let mut seen = Vec::new();
-    dr.for_each_node(|n| seen.push((n.name.as_str().to_string(), n.client, n.stats.alive, n.stats.calls)));
+    dr.for_each_node(|n| {
+        seen.push((
+            n.name.as_str().to_string(),
+            n.client,
+            n.stats.alive,
+            n.stats.calls,
+        ))
+    });
     seen.sort();
-    assert_eq!(seen, vec![("live".into(), Some(c.id), true, 6), ("tomb".into(), None, false, 0)]);
+    assert_eq!(
+        seen,
+        vec![
+            ("live".into(), Some(c.id), true, 6),
+            ("tomb".into(), None, false, 0)
+        ]
+    );
     let mut clients = Vec::new();
     dr.for_each_client(|c, s| clients.push((c.ops.name().to_string(), s.id, s.devices)));
     assert_eq!(clients, vec![("test".to_string(), c.id, 1)]);
@@ -484,16 +625,23 @@ fn sysctl_views_list_devices_tombstones_and_clients() {
 fn a_counted_name_being_destroyed_is_not_reused_as_a_tombstone() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
     let (release, t) = hold(&n, &f);
     assert_eq!(dr.destroy(&n, Some(10_000_000)), Err(ETIMEDOUT));
-    assert_eq!(dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).err(), Some(EEXIST));
+    assert_eq!(
+        dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).err(),
+        Some(EEXIST)
+    );
     drop(release);
     t.join().unwrap();
     dr.destroy(&n, SEC).unwrap();
-    let n2 = dr.create(&c, b"cnt", Mode::Counted, PERMS, 0).expect("a fresh node once destroyed");
+    let n2 = dr
+        .create(&c, b"cnt", Mode::Counted, PERMS, 0)
+        .expect("a fresh node once destroyed");
     assert!(!Arc::ptr_eq(&n, &n2));
     close(&n, f);
 }
@@ -502,7 +650,9 @@ fn a_counted_name_being_destroyed_is_not_reused_as_a_tombstone() {
 fn no_device_is_created_for_a_client_that_is_unregistering() {
     let _s = serial();
     let (dr, _w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"u0", Mode::Pcpu, PERMS, 0).unwrap();
     let f = open(&n).unwrap();
     let (release, t) = hold(&n, &f);
@@ -513,7 +663,10 @@ fn no_device_is_created_for_a_client_that_is_unregistering() {
     while call(&n, handle(&f)).is_some() {
         thread::yield_now();
     }
-    assert_eq!(dr.create(&c, b"u1", Mode::Pcpu, PERMS, 0).err(), Some(ENXIO));
+    assert_eq!(
+        dr.create(&c, b"u1", Mode::Pcpu, PERMS, 0).err(),
+        Some(ENXIO)
+    );
     drop(release);
     t.join().unwrap();
     u.join().unwrap().unwrap();
@@ -524,13 +677,18 @@ fn no_device_is_created_for_a_client_that_is_unregistering() {
 fn notify_after_close_touches_nothing() {
     let _s = serial();
     let (dr, w) = setup();
-    let c = dr.register(TestClient(Arc::new(ClientLog::default()))).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
     let n = dr.create(&c, b"nt", Mode::Pcpu, PERMS, 0).unwrap();
     n.notify();
     assert_eq!(w.wakes.load(Ordering::SeqCst), 1);
     dr.destroy(&n, SEC).unwrap();
     let after_destroy = w.wakes.load(Ordering::SeqCst);
-    assert_eq!(after_destroy, 2, "destroy wakes pollers once, after closing");
+    assert_eq!(
+        after_destroy, 2,
+        "destroy wakes pollers once, after closing"
+    );
     n.notify();
     assert_eq!(w.wakes.load(Ordering::SeqCst), after_destroy);
 }
@@ -568,7 +726,11 @@ fn a_destroy_from_the_clients_close_during_teardown_defers_instead_of_deadlockin
     let dr: Arc<Dr2> = Devref::new(k).unwrap();
     let target = Arc::new(std::sync::OnceLock::new());
     let result = Arc::new(Mutex::new(None));
-    let ops = SelfDestroying { log: Arc::new(ClientLog::default()), target: target.clone(), result: result.clone() };
+    let ops = SelfDestroying {
+        log: Arc::new(ClientLog::default()),
+        target: target.clone(),
+        result: result.clone(),
+    };
     let c = dr.register(ops).unwrap();
     let n = dr.create(&c, b"sd", Mode::Pcpu, PERMS, 0).unwrap();
     let mut got = 0usize;
@@ -589,8 +751,15 @@ fn a_destroy_from_the_clients_close_during_teardown_defers_instead_of_deadlockin
 #[test]
 fn missing_ops_answer_like_devfs() {
     let _s = serial();
-    assert_eq!((missing::READ, missing::WRITE, missing::IOCTL), (ENODEV, ENODEV, ENODEV));
+    assert_eq!(
+        (missing::READ, missing::WRITE, missing::IOCTL),
+        (ENODEV, ENODEV, ENODEV)
+    );
     assert_eq!(missing::poll(POLLIN | POLLOUT), POLLIN | POLLOUT);
-    assert_eq!(missing::poll(POLLHUP), 0, "standard but not ready-able: nothing");
+    assert_eq!(
+        missing::poll(POLLHUP),
+        0,
+        "standard but not ready-able: nothing"
+    );
     assert_eq!(missing::poll(0x1000), POLLNVAL, "outside POLLSTANDARD");
 }

@@ -24,15 +24,24 @@ struct ClientLog {
 #[derive(Clone)]
 struct C(Arc<ClientLog>);
 impl ClientOps for C {
-    fn name(&self) -> &str { "t" }
-    fn open(&self, _s: usize, _o: i32, _td: usize) -> Result<usize, Errno> { self.0.opens.fetch_add(1, Ordering::SeqCst); Ok(1) }
+    fn name(&self) -> &str {
+        "t"
+    }
+    fn open(&self, _s: usize, _o: i32, _td: usize) -> Result<usize, Errno> {
+        self.0.opens.fetch_add(1, Ordering::SeqCst);
+        Ok(1)
+    }
     fn close(&self, _s: usize, _p: usize) {
         self.0.in_close.store(true, Ordering::SeqCst);
-        while self.0.block_close.load(Ordering::SeqCst) { thread::sleep(Duration::from_millis(1)); }
+        while self.0.block_close.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(1));
+        }
         self.0.closes.fetch_add(1, Ordering::SeqCst);
         self.0.in_close.store(false, Ordering::SeqCst);
     }
-    fn purge(&self, s: usize) { self.0.purges.lock().unwrap().push(s); }
+    fn purge(&self, s: usize) {
+        self.0.purges.lock().unwrap().push(s);
+    }
 }
 type Dr = Devref<Mock, C>;
 type N = Node<Mock, C>;
@@ -46,7 +55,6 @@ fn setup() -> (Arc<Dr>, Arc<World>) {
 fn open(n: &N) -> Result<usize, Errno> {
     open_raw(n)
 }
-
 
 /// A create that passed its registration check before an unregister began:
 /// the unregister waits for it, then destroys what it made.  No device of
@@ -66,10 +74,17 @@ fn an_unregister_waits_for_a_create_in_flight_and_destroys_its_device() {
     wait_hook();
     assert_eq!(dr.unregister(&c, SEC), Ok(()));
     let n = t.join().unwrap().expect("the create itself completed");
-    assert!(!w.nodes.lock().unwrap().contains("late"), "its cdev was destroyed by the unregister");
+    assert!(
+        !w.nodes.lock().unwrap().contains("late"),
+        "its cdev was destroyed by the unregister"
+    );
     assert!(!n.stats().alive);
     assert_eq!(open(&n).err(), Some(ENXIO));
-    assert_eq!(log.opens.load(Ordering::SeqCst), 0, "the client was never called");
+    assert_eq!(
+        log.opens.load(Ordering::SeqCst),
+        0,
+        "the client was never called"
+    );
     assert_eq!(dr.unregister(&c, SEC), Err(EINVAL));
 }
 
@@ -88,7 +103,10 @@ fn an_unregister_during_a_creates_make_dev_leaves_no_cdev() {
     wait_hook();
     assert_eq!(dr.unregister(&c, SEC), Ok(()));
     let n = t.join().unwrap().expect("the create itself completed");
-    assert!(!w.nodes.lock().unwrap().contains("late2"), "no cdev outlives the unregister");
+    assert!(
+        !w.nodes.lock().unwrap().contains("late2"),
+        "no cdev outlives the unregister"
+    );
     assert!(!n.stats().alive);
     assert!(dr.node_arc(n.cookie()).is_none());
 }
@@ -121,7 +139,10 @@ fn a_deferred_destroy_leaves_a_later_incarnation_alone() {
     let _s = serial();
     let (w, n2) = revived_with_a_held_deferred_destroy();
     assert_eq!(w.run_held(), 1);
-    assert!(n2.stats().alive, "client 2's device survives client 1's deferred destroy");
+    assert!(
+        n2.stats().alive,
+        "client 2's device survives client 1's deferred destroy"
+    );
     assert!(open(&n2).is_ok());
 }
 
@@ -150,7 +171,10 @@ fn unregister_waits_for_a_teardown_still_calling_the_client() {
         l2.block_close.store(false, Ordering::SeqCst);
     });
     assert_eq!(dr.unregister(&c, Some(5_000_000_000)), Ok(()));
-    assert!(!log.in_close.load(Ordering::SeqCst), "unregister returned while dro_close ran");
+    assert!(
+        !log.in_close.load(Ordering::SeqCst),
+        "unregister returned while dro_close ran"
+    );
     assert_eq!(log.closes.load(Ordering::SeqCst), 1);
     unblock.join().unwrap();
 }
@@ -184,10 +208,18 @@ fn a_slow_second_destroy_does_not_touch_the_next_incarnation() {
     assert_eq!(b.join().unwrap(), Ok(()), "B's life was destroyed: done");
     // The first destroy and A's retry each purge (as destroy_devl calls
     // d_purge every round); B's stale destroy purges nothing.
-    assert_eq!(*log1.purges.lock().unwrap(), vec![111, 111], "only purges of the old softc");
+    assert_eq!(
+        *log1.purges.lock().unwrap(),
+        vec![111, 111],
+        "only purges of the old softc"
+    );
     assert!(n2.stats().alive, "the new incarnation is untouched");
     assert!(open(&n2).is_ok(), "and takes calls");
-    assert_eq!(n2.sleep(n2.sleep_ticket(), Some(1_000_000)), EWOULDBLOCK, "its sleepers are not closing");
+    assert_eq!(
+        n2.sleep(n2.sleep_ticket(), Some(1_000_000)),
+        EWOULDBLOCK,
+        "its sleepers are not closing"
+    );
 }
 
 /// Two creates of one new name: one wins and publishes; the other is
@@ -207,11 +239,21 @@ fn two_creates_of_one_new_name_publish_once() {
     let first = t.join().unwrap();
     let (ok, err) = match (first, second) {
         (Ok(n), Err(e)) | (Err(e), Ok(n)) => (n, e),
-        (a, b) => panic!("exactly one create must win: {:?} / {:?}", a.is_ok(), b.is_ok()),
+        (a, b) => panic!(
+            "exactly one create must win: {:?} / {:?}",
+            a.is_ok(),
+            b.is_ok()
+        ),
     };
     assert_eq!(err, EEXIST);
-    assert!(w.nodes.lock().unwrap().contains("twice"), "the winner's cdev exists");
-    assert!(dr.node_arc(ok.cookie()).is_some(), "and its node is in the table");
+    assert!(
+        w.nodes.lock().unwrap().contains("twice"),
+        "the winner's cdev exists"
+    );
+    assert!(
+        dr.node_arc(ok.cookie()).is_some(),
+        "and its node is in the table"
+    );
     assert!(ok.stats().alive);
 }
 
@@ -237,7 +279,10 @@ fn an_unregister_never_destroys_another_clients_revived_device() {
     let nb = dr.create(&b, b"x", Mode::Pcpu, P, 2).unwrap();
     assert!(Arc::ptr_eq(&n, &nb));
     assert_eq!(u.join().unwrap(), Ok(()));
-    assert!(nb.stats().alive, "client B's device survives client A's unregister");
+    assert!(
+        nb.stats().alive,
+        "client B's device survives client A's unregister"
+    );
 }
 
 /// Two unregisters of one client, the first failing while the second still
@@ -257,7 +302,11 @@ fn a_failed_unregister_does_not_reopen_creates_under_another() {
         thread::yield_now();
     }
     assert_eq!(dr.unregister(&a, Some(1_000_000)), Err(ETIMEDOUT));
-    assert_eq!(dr.create(&a, b"b", Mode::Counted, P, 0).err(), Some(ENXIO), "u2 still runs");
+    assert_eq!(
+        dr.create(&a, b"b", Mode::Counted, P, 0).err(),
+        Some(ENXIO),
+        "u2 still runs"
+    );
     drop(go_tx);
     holder.join().unwrap();
     assert_eq!(u2.join().unwrap(), Ok(()));
@@ -275,7 +324,11 @@ fn a_failed_make_dev_does_not_purge() {
     let a = dr.register(C(log.clone())).unwrap();
     w.fail_make_dev.store(true, Ordering::SeqCst);
     assert_eq!(dr.create(&a, b"m", Mode::Counted, P, 7).err(), Some(ENOMEM));
-    assert!(log.purges.lock().unwrap().is_empty(), "purges: {:?}", log.purges.lock().unwrap());
+    assert!(
+        log.purges.lock().unwrap().is_empty(),
+        "purges: {:?}",
+        log.purges.lock().unwrap()
+    );
 }
 
 /// A stale deferred destroy (its life already over) says nothing.

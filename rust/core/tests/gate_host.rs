@@ -30,7 +30,6 @@ fn gates() -> Vec<Gate<HostPlatform>> {
         .collect()
 }
 
-
 #[test]
 fn membarrier_mode_reported() {
     let p = HostPlatform::new();

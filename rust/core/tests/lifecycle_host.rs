@@ -17,7 +17,6 @@ use support::wait_for;
 const MS: u64 = 1_000_000;
 const WATCHDOG: Option<u64> = Some(30_000 * MS);
 
-
 #[test]
 fn full_life_with_a_timed_out_destroy() {
     let dev = Lifecycle::new(HostPlatform::new()).expect("device");

@@ -6,8 +6,8 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    let shim = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir"))
-        .join("../../../shim");
+    let shim =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("manifest dir")).join("../../../shim");
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     for h in ["devref_kpi.h", "devref_shim.h"] {
         println!("cargo:rerun-if-changed={}", shim.join(h).display());
@@ -16,7 +16,11 @@ fn main() {
     let common = |b: bindgen::Builder| {
         b.use_core()
             .ctypes_prefix("core::ffi")
-            .clang_args(["--target=x86_64-unknown-freebsd15.0", "-ffreestanding", "-nostdinc"])
+            .clang_args([
+                "--target=x86_64-unknown-freebsd15.0",
+                "-ffreestanding",
+                "-nostdinc",
+            ])
             .layout_tests(false)
             .derive_default(true)
             .generate_comments(false)

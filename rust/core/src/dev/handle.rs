@@ -34,7 +34,13 @@ pub(crate) struct Link<H> {
 
 impl<H> Link<H> {
     pub(crate) fn new() -> Self {
-        Link { prev: ptr::null_mut(), next: ptr::null_mut(), attached: false, releasing: false, file_open: true }
+        Link {
+            prev: ptr::null_mut(),
+            next: ptr::null_mut(),
+            attached: false,
+            releasing: false,
+            file_open: true,
+        }
     }
 }
 
@@ -70,7 +76,10 @@ pub(crate) struct HandleList<H> {
 
 impl<N> HandleList<Handle<N>> {
     pub(crate) fn new() -> Self {
-        HandleList { head: ptr::null_mut(), len: 0 }
+        HandleList {
+            head: ptr::null_mut(),
+            len: 0,
+        }
     }
 
     /// # Safety

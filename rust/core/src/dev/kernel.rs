@@ -25,8 +25,13 @@ pub trait Kernel: Platform + Clone {
     /// Create the node `/dev/<name>`; `cookie` is handed back to every entry
     /// point (si_drv1, set before the node is published).  `Mode::Pcpu`
     /// makes it eternal.
-    fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize)
-        -> Result<Self::Cdev, Errno>;
+    fn make_node(
+        &self,
+        name: &DevName,
+        mode: Mode,
+        perms: Perms,
+        cookie: usize,
+    ) -> Result<Self::Cdev, Errno>;
 
     /// Destroy a `Mode::Counted` node (destroy_dev: it waits for devfs's own
     /// thread count and runs the remaining cdevpriv destructors).  Never

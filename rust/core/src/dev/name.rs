@@ -24,13 +24,18 @@ impl DevName {
         if !s.iter().all(|&b| ok(b)) {
             return Err(EINVAL);
         }
-        if s.split(|&b| b == b'/').any(|c| c.is_empty() || c == b"." || c == b"..") {
+        if s.split(|&b| b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..")
+        {
             return Err(EINVAL);
         }
         let mut buf = [0u8; NAME_MAX];
         let dst = buf.get_mut(..s.len()).ok_or(EINVAL)?;
         dst.copy_from_slice(s);
-        Ok(DevName { buf, len: s.len() as u8 })
+        Ok(DevName {
+            buf,
+            len: s.len() as u8,
+        })
     }
 
     pub fn as_bytes(&self) -> &[u8] {

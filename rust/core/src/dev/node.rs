@@ -138,9 +138,19 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         let life = Lifecycle::new_dead(k.clone())?;
         let st = k.lock_new(
             "devref node",
-            NodeState { client: None, handles: HandleList::new(), cdev: None },
+            NodeState {
+                client: None,
+                handles: HandleList::new(),
+                cdev: None,
+            },
         )?;
-        let sleep = k.lock_new("devref sleep", SleepState { closing: true, ticket: 0 })?;
+        let sleep = k.lock_new(
+            "devref sleep",
+            SleepState {
+                closing: true,
+                ticket: 0,
+            },
+        )?;
         Some(Node {
             k,
             name,
@@ -176,8 +186,12 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
 
     /// Start a new incarnation served by `client`.  The node must be Dead
     /// (a fresh node or a tombstone) and its gate drained.
-    pub(crate) fn attach(&self, client: &Arc<ClientRec<C>>, softc: usize, events: K::Events)
-        -> Result<u64, Errno> {
+    pub(crate) fn attach(
+        &self,
+        client: &Arc<ClientRec<C>>,
+        softc: usize,
+        events: K::Events,
+    ) -> Result<u64, Errno> {
         let k = &self.k;
         let mut events = Some(events);
         let mut inc = 0;
@@ -188,7 +202,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 // data may change.
                 inc = self.incarnation.load(Ordering::Relaxed).wrapping_add(1);
                 self.incarnation.store(inc, Ordering::Relaxed);
-                self.client_rec.store(Arc::as_ptr(client).cast_mut(), Ordering::Relaxed);
+                self.client_rec
+                    .store(Arc::as_ptr(client).cast_mut(), Ordering::Relaxed);
                 self.softc.store(softc, Ordering::Relaxed);
                 k.with_lock(&self.st, |st| {
                     st.client = Some(client.clone());
@@ -244,7 +259,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         // SAFETY: per the contract, the file holds the handle until its
         // cdevpriv destructor, which cannot run during a call on that file.
         let h = unsafe { &*h };
-        if !core::ptr::eq(h.node, self) || h.incarnation != self.incarnation.load(Ordering::Relaxed) {
+        if !core::ptr::eq(h.node, self) || h.incarnation != self.incarnation.load(Ordering::Relaxed)
+        {
             return None;
         }
         Some(self.enter_call(guard, h.priv_))
@@ -296,11 +312,13 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             link: core::cell::UnsafeCell::new(super::handle::Link::new()),
         }));
         // SAFETY: h is live and in no list; the lock is held.
-        self.k.with_lock(&self.st, |st| unsafe { st.handles.push(h) });
+        self.k
+            .with_lock(&self.st, |st| unsafe { st.handles.push(h) });
         if let Err(e) = publish(h) {
             // SAFETY: h is in the list (destroy cannot have taken it: we
             // are inside the gate, so no drain completed).
-            self.k.with_lock(&self.st, |st| unsafe { st.handles.remove(h) });
+            self.k
+                .with_lock(&self.st, |st| unsafe { st.handles.remove(h) });
             call.ops.close(call.softc, priv_);
             // SAFETY: nobody else knows h; whoever made this call holds
             // the node (devfs or the registry), so ours is not the last
@@ -450,14 +468,20 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// Wait for the calls inside; on success tear the incarnation down.
     /// `Ok(true)`: this call tore the life down; `Ok(false)`: someone else
     /// did (or it was over already).
-    pub(crate) fn drain_and_teardown(&self, generation: u64, deadline_ns: Option<u64>) -> Result<bool, Errno> {
+    pub(crate) fn drain_and_teardown(
+        &self,
+        generation: u64,
+        deadline_ns: Option<u64>,
+    ) -> Result<bool, Errno> {
         let k = &self.k;
         let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
         // begin_close ran the purge hook; a repeated destroy must not.
         match self.life.destroy_gen(generation, timeout, &mut || {}) {
             Ok(()) => {}
             // That life is over already (torn down, maybe revived since).
-            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => return Ok(false),
+            Err(LifecycleError::Stale) | Err(LifecycleError::BadState(DevState::Dead)) => {
+                return Ok(false)
+            }
             Err(LifecycleError::Drain(e)) => {
                 k.log(format_args!(
                     "{}: destroy gave up with {} call(s) still inside; the device stays closed",

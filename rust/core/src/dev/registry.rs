@@ -123,7 +123,11 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             Ok(new)
         });
         match &r {
-            Ok(c) => k.log(format_args!("client {} ({}) registered", c.id, c.ops.name())),
+            Ok(c) => k.log(format_args!(
+                "client {} ({}) registered",
+                c.id,
+                c.ops.name()
+            )),
             Err(e) => k.log(format_args!("client registration refused: error {}", e)),
         }
         r
@@ -255,7 +259,12 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         if mode == Mode::Pcpu {
             k.with_lock(&self.reg, |r| r.eternal_published = true);
         }
-        k.log(format_args!("{}: created ({}) for client {}", name, mode.as_str(), client.id));
+        k.log(format_args!(
+            "{}: created ({}) for client {}",
+            name,
+            mode.as_str(),
+            client.id
+        ));
         Ok(node)
     }
 
@@ -274,7 +283,11 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// state.  ETIMEDOUT/EINTR: nothing was torn down; the device stays
     /// closed and a later destroy goes on.  EINPROGRESS: called from inside
     /// a call of this very device; closed now, finished on a taskqueue.
-    pub fn destroy(self: &Arc<Self>, node: &Arc<Node<K, C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
+    pub fn destroy(
+        self: &Arc<Self>,
+        node: &Arc<Node<K, C>>,
+        timeout_ns: Option<u64>,
+    ) -> Result<(), Errno> {
         self.destroy_gen(node, node.generation(), timeout_ns, Purge::Always)
     }
 
@@ -295,7 +308,10 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             k.defer(Box::new(move || {
                 let _ = me.destroy_gen(&n, generation, None, Purge::IfClosedNow);
             }));
-            k.log(format_args!("{}: destroy from inside its own call: deferred", node.name()));
+            k.log(format_args!(
+                "{}: destroy from inside its own call: deferred",
+                node.name()
+            ));
             return Err(EINPROGRESS);
         }
         let tore_down = node.drain_and_teardown(generation, deadline(k, timeout_ns))?;
@@ -309,14 +325,22 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         }
         if tore_down {
             let s = node.stats();
-            k.log(format_args!("{}: destroyed (drain took {} us)", node.name(), s.last_drain_ns / 1000));
+            k.log(format_args!(
+                "{}: destroyed (drain took {} us)",
+                node.name(),
+                s.last_drain_ns / 1000
+            ));
         }
         Ok(())
     }
 
     /// Destroy every device of `client` and unregister it.  Only on `Ok`
     /// may the client's code go away; otherwise it stays registered.
-    pub fn unregister(self: &Arc<Self>, client: &Arc<ClientRec<C>>, timeout_ns: Option<u64>) -> Result<(), Errno> {
+    pub fn unregister(
+        self: &Arc<Self>,
+        client: &Arc<ClientRec<C>>,
+        timeout_ns: Option<u64>,
+    ) -> Result<(), Errno> {
         let k = &self.k;
         if !self.is_registered(client) {
             return Err(EINVAL);
@@ -351,11 +375,19 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         if !removed {
             return Err(EINVAL);
         }
-        k.log(format_args!("client {} ({}) unregistered", client.id, client.ops.name()));
+        k.log(format_args!(
+            "client {} ({}) unregistered",
+            client.id,
+            client.ops.name()
+        ));
         Ok(())
     }
 
-    fn destroy_all_of(self: &Arc<Self>, client: &Arc<ClientRec<C>>, dl: Option<u64>) -> Result<(), Errno> {
+    fn destroy_all_of(
+        self: &Arc<Self>,
+        client: &Arc<ClientRec<C>>,
+        dl: Option<u64>,
+    ) -> Result<(), Errno> {
         let k = &self.k;
         let mut i = 0;
         while i < MAX_NODES {
@@ -371,7 +403,11 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 _ => continue,
             }
             if k.in_call(n.cookie()) {
-                k.log(format_args!("client {}: unregister from inside a call of {} refused", client.id, n.name()));
+                k.log(format_args!(
+                    "client {}: unregister from inside a call of {} refused",
+                    client.id,
+                    n.name()
+                ));
                 return Err(EDEADLK);
             }
             let left = dl.map(|d| d.saturating_sub(k.now_ns()));
@@ -401,7 +437,10 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             (n, r.eternal_published)
         });
         if clients > 0 {
-            k.log(format_args!("unload refused: {} client(s) registered (kldunload them first)", clients));
+            k.log(format_args!(
+                "unload refused: {} client(s) registered (kldunload them first)",
+                clients
+            ));
             return Err(EBUSY);
         }
         if eternal {
@@ -416,17 +455,28 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// Visit every node (live and tombstones).
     pub fn for_each_node(&self, mut f: impl FnMut(NodeInfo)) {
         for i in 0..MAX_NODES {
-            let Some(n) = self.k.with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten()) else {
+            let Some(n) = self
+                .k
+                .with_lock(&self.reg, |r| r.nodes.get(i).cloned().flatten())
+            else {
                 continue;
             };
-            f(NodeInfo { name: *n.name(), mode: n.mode(), client: n.client().map(|c| c.id), stats: n.stats() });
+            f(NodeInfo {
+                name: *n.name(),
+                mode: n.mode(),
+                client: n.client().map(|c| c.id),
+                stats: n.stats(),
+            });
         }
     }
 
     /// Visit every registered client.
     pub fn for_each_client(&self, mut f: impl FnMut(&ClientRec<C>, ClientStats)) {
         for i in 0..MAX_CLIENTS {
-            let Some(c) = self.k.with_lock(&self.reg, |r| r.clients.get(i).cloned().flatten()) else {
+            let Some(c) = self
+                .k
+                .with_lock(&self.reg, |r| r.clients.get(i).cloned().flatten())
+            else {
                 continue;
             };
             let mut devices = 0;
@@ -435,7 +485,14 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                     devices += 1;
                 }
             });
-            f(&c, ClientStats { id: c.id, devices, since_ns: c.since_ns });
+            f(
+                &c,
+                ClientStats {
+                    id: c.id,
+                    devices,
+                    since_ns: c.since_ns,
+                },
+            );
         }
     }
 
@@ -444,14 +501,22 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// it so that a client record is never touched after it left the table.
     pub fn client_arc(&self, addr: usize) -> Option<Arc<ClientRec<C>>> {
         self.k.with_lock(&self.reg, |r| {
-            r.clients.iter().flatten().find(|c| Arc::as_ptr(c) as usize == addr).cloned()
+            r.clients
+                .iter()
+                .flatten()
+                .find(|c| Arc::as_ptr(c) as usize == addr)
+                .cloned()
         })
     }
 
     /// The node at `cookie` (its address), if devref still has it.
     pub fn node_arc(&self, cookie: usize) -> Option<Arc<Node<K, C>>> {
         self.k.with_lock(&self.reg, |r| {
-            r.nodes.iter().flatten().find(|n| n.cookie() == cookie).cloned()
+            r.nodes
+                .iter()
+                .flatten()
+                .find(|n| n.cookie() == cookie)
+                .cloned()
         })
     }
 
@@ -462,6 +527,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
 
     /// Number of registered clients.
     pub fn clients(&self) -> usize {
-        self.k.with_lock(&self.reg, |r| r.clients.iter().flatten().count())
+        self.k
+            .with_lock(&self.reg, |r| r.clients.iter().flatten().count())
     }
 }

@@ -69,7 +69,13 @@ pub struct Mock {
 impl Mock {
     pub fn new() -> (Mock, Arc<World>) {
         let w = Arc::new(World::default());
-        (Mock { p: HostPlatform::new(), w: w.clone() }, w)
+        (
+            Mock {
+                p: HostPlatform::new(),
+                w: w.clone(),
+            },
+            w,
+        )
     }
 }
 
@@ -174,7 +180,13 @@ impl Kernel for Mock {
     /// No C glue here: entries are marked by the Call itself.
     type EntryMark = usize;
 
-    fn make_node(&self, name: &DevName, _m: Mode, _p: Perms, _cookie: usize) -> Result<String, Errno> {
+    fn make_node(
+        &self,
+        name: &DevName,
+        _m: Mode,
+        _p: Perms,
+        _cookie: usize,
+    ) -> Result<String, Errno> {
         if self.w.fail_make_dev.load(Ordering::SeqCst) {
             return Err(ENOMEM);
         }
@@ -244,12 +256,19 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 pub fn wait_for(what: &str, f: impl Fn() -> bool) {
     let t = std::time::Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(1));
     }
 }
 
-pub const PERMS: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
+pub const PERMS: Perms = Perms {
+    uid: 0,
+    gid: 0,
+    mode: 0o600,
+};
 pub const SEC: Option<u64> = Some(1_000_000_000);
 
 /// Open a file on `n`: the handle devref published as its cdevpriv.

@@ -32,7 +32,9 @@ pub static DTORS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUs
 #[no_mangle]
 pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread) -> c_int {
     // SAFETY: called by devfs with si_drv1.
-    let Some(n) = (unsafe { node(n) }) else { return dead::OPEN };
+    let Some(n) = (unsafe { node(n) }) else {
+        return dead::OPEN;
+    };
     let publish = |h: *mut H| {
         // SAFETY: recording the handle as this file's cdevpriv.
         match unsafe { shim::devref_shim_set_cdevpriv(h.cast()) } {
@@ -47,27 +49,51 @@ pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread)
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_read(n: *mut c_void, h: *mut c_void, uio: *mut uio, ioflag: c_int) -> c_int {
+pub extern "C" fn devref_rs_read(
+    n: *mut c_void,
+    h: *mut c_void,
+    uio: *mut uio,
+    ioflag: c_int,
+) -> c_int {
     // SAFETY: si_drv1 and this file's cdevpriv (or NULL).
     let Some(call) = (unsafe { node(n) }).and_then(|n| unsafe { n.call(h.cast::<H>()) }) else {
         return dead::READ;
     };
     match call.ops.table().dro_read {
         // SAFETY: the client's op, inside the gate.
-        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, uio, ioflag) },
+        Some(f) => unsafe {
+            f(
+                call.softc as *mut c_void,
+                call.priv_ as *mut c_void,
+                uio,
+                ioflag,
+            )
+        },
         None => missing::READ,
     }
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_write(n: *mut c_void, h: *mut c_void, uio: *mut uio, ioflag: c_int) -> c_int {
+pub extern "C" fn devref_rs_write(
+    n: *mut c_void,
+    h: *mut c_void,
+    uio: *mut uio,
+    ioflag: c_int,
+) -> c_int {
     // SAFETY: as in devref_rs_read.
     let Some(call) = (unsafe { node(n) }).and_then(|n| unsafe { n.call(h.cast::<H>()) }) else {
         return dead::WRITE;
     };
     match call.ops.table().dro_write {
         // SAFETY: the client's op, inside the gate.
-        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, uio, ioflag) },
+        Some(f) => unsafe {
+            f(
+                call.softc as *mut c_void,
+                call.priv_ as *mut c_void,
+                uio,
+                ioflag,
+            )
+        },
         None => missing::WRITE,
     }
 }
@@ -87,15 +113,31 @@ pub extern "C" fn devref_rs_ioctl(
     };
     match call.ops.table().dro_ioctl {
         // SAFETY: the client's op, inside the gate; data is devfs's copy.
-        Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, cmd, data, fflag, td) },
+        Some(f) => unsafe {
+            f(
+                call.softc as *mut c_void,
+                call.priv_ as *mut c_void,
+                cmd,
+                data,
+                fflag,
+                td,
+            )
+        },
         None => missing::IOCTL,
     }
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_poll(n: *mut c_void, h: *mut c_void, events: c_int, td: *mut thread) -> c_int {
+pub extern "C" fn devref_rs_poll(
+    n: *mut c_void,
+    h: *mut c_void,
+    events: c_int,
+    td: *mut thread,
+) -> c_int {
     // SAFETY: as in devref_rs_read.
-    let Some(node) = (unsafe { node(n) }) else { return dead::POLL };
+    let Some(node) = (unsafe { node(n) }) else {
+        return dead::POLL;
+    };
     // SAFETY: this file's cdevpriv (or NULL).
     let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
         return dead::POLL;
@@ -139,16 +181,24 @@ pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
 }
 
 #[no_mangle]
-pub extern "C" fn devref_rs_kqfilter(n: *mut c_void, h: *mut c_void, kn: *mut shim::knote) -> c_int {
+pub extern "C" fn devref_rs_kqfilter(
+    n: *mut c_void,
+    h: *mut c_void,
+    kn: *mut shim::knote,
+) -> c_int {
     // SAFETY: as in devref_rs_read.
-    let Some(node) = (unsafe { node(n) }) else { return dead::KQFILTER };
+    let Some(node) = (unsafe { node(n) }) else {
+        return dead::KQFILTER;
+    };
     // SAFETY: this file's cdevpriv (or NULL).
     let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
         return dead::KQFILTER;
     };
     // Attach to this incarnation's list while inside the gate: destroy
     // clears the list only after the gate has drained.
-    let Some(ev) = node.events(&call) else { return dead::KQFILTER };
+    let Some(ev) = node.events(&call) else {
+        return dead::KQFILTER;
+    };
     // SAFETY: a live list; kn is the knote devfs is attaching.
     let e = unsafe { shim::devref_shim_kn_attach(ev.raw(), kn, h) };
     if e == 0 {
@@ -170,7 +220,11 @@ pub extern "C" fn devref_rs_kn_event(h: *mut c_void, filter: c_int) -> c_int {
     let Some(call) = (unsafe { node.call(h.cast::<H>()) }) else {
         return -1;
     };
-    let want = if filter == shim::DEVREF_EVFILT_WRITE { POLLOUT | POLLWRNORM } else { POLLIN | POLLRDNORM };
+    let want = if filter == shim::DEVREF_EVFILT_WRITE {
+        POLLOUT | POLLWRNORM
+    } else {
+        POLLIN | POLLRDNORM
+    };
     let ready = match call.ops.table().dro_poll {
         // SAFETY: the client's op, inside the gate; must not sleep (KPI).
         Some(f) => unsafe { f(call.softc as *mut c_void, call.priv_ as *mut c_void, want) },

@@ -68,7 +68,13 @@ impl Kernel for FreeBsd {
     /// The cdevsw entry's C frame carries the mark (devref_cdev.c).
     type EntryMark = ();
 
-    fn make_node(&self, name: &DevName, mode: Mode, perms: Perms, cookie: usize) -> Result<Cdev, Errno> {
+    fn make_node(
+        &self,
+        name: &DevName,
+        mode: Mode,
+        perms: Perms,
+        cookie: usize,
+    ) -> Result<Cdev, Errno> {
         let mut buf = [0u8; 64];
         let n = name.as_bytes();
         buf.get_mut(..n.len()).ok_or(ENOMEM)?.copy_from_slice(n);

@@ -13,7 +13,9 @@ use crate::state::{self, NodeK};
 
 /// KPI timeouts: < 0 none, else milliseconds.
 fn timeout_ns(ms: c_int) -> Option<u64> {
-    u64::try_from(ms).ok().map(|ms| ms.saturating_mul(1_000_000))
+    u64::try_from(ms)
+        .ok()
+        .map(|ms| ms.saturating_mul(1_000_000))
 }
 
 /// The client at `c`, with a reference of our own, if it is registered:
@@ -49,13 +51,18 @@ pub unsafe extern "C" fn devref_free(p: *mut c_void) {
 /// # Safety
 /// `ops` is NULL or a table that outlives the registration.
 #[no_mangle]
-pub unsafe extern "C" fn devref_client_register(ops: *const devref_ops, clientp: *mut *mut devref_client) -> c_int {
+pub unsafe extern "C" fn devref_client_register(
+    ops: *const devref_ops,
+    clientp: *mut *mut devref_client,
+) -> c_int {
     if ops.is_null() || clientp.is_null() {
         return EINVAL;
     }
     // SAFETY: non-null, per the contract.
     let t = unsafe { &*ops };
-    if t.dro_version != DEVREF_KPI_VERSION || (t.dro_size as usize) < core::mem::size_of::<devref_ops>() {
+    if t.dro_version != DEVREF_KPI_VERSION
+        || (t.dro_size as usize) < core::mem::size_of::<devref_ops>()
+    {
         crate::log::line(format_args!(
             "client registration refused: KPI version {} (size {}), devref speaks {}",
             t.dro_version, t.dro_size, DEVREF_KPI_VERSION
@@ -77,9 +84,14 @@ pub unsafe extern "C" fn devref_client_register(ops: *const devref_ops, clientp:
 /// # Safety
 /// `c` came from devref_client_register and was not unregistered.
 #[no_mangle]
-pub unsafe extern "C" fn devref_client_unregister(c: *mut devref_client, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn devref_client_unregister(
+    c: *mut devref_client,
+    timeout_ms: c_int,
+) -> c_int {
     let Some(d) = state::get() else { return ENXIO };
-    let Some(rec) = client(&d, c) else { return EINVAL };
+    let Some(rec) = client(&d, c) else {
+        return EINVAL;
+    };
     match d.unregister(&rec, timeout_ns(timeout_ms)) {
         Ok(()) => {
             // The client's own reference (from register) goes with its
@@ -107,7 +119,9 @@ pub unsafe extern "C" fn devref_dev_create(
     devp: *mut *mut devref_dev,
 ) -> c_int {
     let Some(d) = state::get() else { return ENXIO };
-    let Some(rec) = client(&d, c) else { return EINVAL };
+    let Some(rec) = client(&d, c) else {
+        return EINVAL;
+    };
     if name.is_null() || devp.is_null() {
         return EINVAL;
     }
@@ -118,8 +132,14 @@ pub unsafe extern "C" fn devref_dev_create(
         devref_sys::kpi::DEVREF_MODE_COUNTED => Mode::Counted,
         _ => return EINVAL,
     };
-    let Ok(perms) = u32::try_from(perms) else { return EINVAL };
-    let perms = Perms { uid, gid, mode: perms };
+    let Ok(perms) = u32::try_from(perms) else {
+        return EINVAL;
+    };
+    let perms = Perms {
+        uid,
+        gid,
+        mode: perms,
+    };
     match d.create(&rec, name, mode, perms, softc as usize) {
         Ok(n) => {
             // The registry keeps the node; the client borrows it.
@@ -136,7 +156,9 @@ pub unsafe extern "C" fn devref_dev_create(
 #[no_mangle]
 pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_int) -> c_int {
     let Some(d) = state::get() else { return ENXIO };
-    let Some(n) = d.node_arc(dev as usize) else { return EINVAL };
+    let Some(n) = d.node_arc(dev as usize) else {
+        return EINVAL;
+    };
     match d.destroy(&n, timeout_ns(timeout_ms)) {
         Ok(()) => 0,
         Err(e) => e,
@@ -154,9 +176,15 @@ pub unsafe extern "C" fn devref_sleep_prepare(dev: *mut devref_dev) -> c_ulong {
 /// # Safety
 /// `dev` is a live device of the calling client.
 #[no_mangle]
-pub unsafe extern "C" fn devref_sleep(dev: *mut devref_dev, ticket: c_ulong, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn devref_sleep(
+    dev: *mut devref_dev,
+    ticket: c_ulong,
+    timeout_ms: c_int,
+) -> c_int {
     // SAFETY: per the contract.
-    let Some(n) = (unsafe { node(dev) }) else { return EINVAL };
+    let Some(n) = (unsafe { node(dev) }) else {
+        return EINVAL;
+    };
     n.sleep(ticket, timeout_ns(timeout_ms))
 }
 

@@ -27,7 +27,10 @@ impl Write for Line {
 
 /// Print one console line, prefixed "devref: ".
 pub fn line(args: fmt::Arguments<'_>) {
-    let mut l = Line { buf: [0; LINE], len: 0 };
+    let mut l = Line {
+        buf: [0; LINE],
+        len: 0,
+    };
     let _ = l.write_str("devref: ");
     let _ = l.write_fmt(args);
     // SAFETY: buf holds len initialised bytes; the shim copies at most len.

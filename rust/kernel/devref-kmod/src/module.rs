@@ -28,7 +28,10 @@ pub extern "C" fn devref_rs_load() -> i32 {
     state::install(d);
     // SAFETY: plain call, once per load, after the registry exists.
     unsafe { shim::devref_shim_sysctl_init() };
-    console!("loaded, client KPI version {}", devref_sys::kpi::DEVREF_KPI_VERSION);
+    console!(
+        "loaded, client KPI version {}",
+        devref_sys::kpi::DEVREF_KPI_VERSION
+    );
     0
 }
 
@@ -49,14 +52,20 @@ pub extern "C" fn devref_rs_unload() -> i32 {
     }
     let pending = DEFERRED.load(Ordering::Acquire);
     if pending > 0 {
-        console!("unload refused: {} deferred destroy(s) still running", pending);
+        console!(
+            "unload refused: {} deferred destroy(s) still running",
+            pending
+        );
         return EBUSY;
     }
     let closing = crate::dispatch::DTORS.load(Ordering::Acquire);
     if closing > 0 {
         // A close(2) of a destroyed counted device can still be releasing
         // its handle (destroy_dev does not wait for it): retry shortly.
-        console!("unload refused: {} file close(s) still running in devref code", closing);
+        console!(
+            "unload refused: {} file close(s) still running in devref code",
+            closing
+        );
         return EBUSY;
     }
     if d.prepare_unload().is_err() {

@@ -37,7 +37,11 @@ impl RawOps {
                 name_len = n;
             }
         }
-        RawOps { ops, name, name_len }
+        RawOps {
+            ops,
+            name,
+            name_len,
+        }
     }
 
     pub fn table(&self) -> &devref_ops {

@@ -104,7 +104,7 @@ unsafe impl Platform for FreeBsd {
         let slots = PcpuSlots(base);
         // pcpu_zone_64 items are 64 bytes; they must also be 64-aligned for
         // Slot.  Refuse rather than misuse if a kernel ever differs.
-        if (base.as_ptr() as usize) % core::mem::align_of::<Slot>() != 0 {
+        if !(base.as_ptr() as usize).is_multiple_of(core::mem::align_of::<Slot>()) {
             return None;
         }
         Some(slots)
@@ -151,7 +151,10 @@ unsafe impl Platform for FreeBsd {
     fn lock_new<T: Send>(&self, name: &'static str, v: T) -> Option<KLock<T>> {
         // SAFETY: the name is a static C string (mtx_init keeps it).
         let mtx = NonNull::new(unsafe { shim::devref_shim_lock_new(lock_name(name).as_ptr()) })?;
-        Some(KLock { mtx, val: UnsafeCell::new(v) })
+        Some(KLock {
+            mtx,
+            val: UnsafeCell::new(v),
+        })
     }
 
     fn with_lock<T: Send, R>(&self, l: &KLock<T>, f: impl FnOnce(&mut T) -> R) -> R {

@@ -58,7 +58,9 @@ pub extern "C" fn devref_rs_report(which: c_int, lenp: *mut c_ulong) -> *mut c_c
 #[no_mangle]
 pub extern "C" fn devref_rs_node_stat(node: *mut core::ffi::c_void, which: c_int) -> c_ulong {
     // SAFETY: the sysctl oid's arg1 is a node that outlives its oids.
-    let Some(n) = (unsafe { node.cast::<crate::state::NodeK>().as_ref() }) else { return 0 };
+    let Some(n) = (unsafe { node.cast::<crate::state::NodeK>().as_ref() }) else {
+        return 0;
+    };
     let s = n.stats();
     let v: u64 = match which as u32 {
         shim::DEVREF_STAT_MODE => u64::from(n.mode() == devref_core::dev::Mode::Counted),

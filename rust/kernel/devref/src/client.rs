@@ -30,7 +30,11 @@ pub struct Perms {
 
 impl Perms {
     /// root:wheel 0600.
-    pub const ROOT_ONLY: Perms = Perms { uid: 0, gid: 0, mode: 0o600 };
+    pub const ROOT_ONLY: Perms = Perms {
+        uid: 0,
+        gid: 0,
+        mode: 0o600,
+    };
 }
 
 /// A device created by this client: notify pollers, sleep on it.  It
@@ -49,7 +53,10 @@ unsafe impl Sync for DeviceRef<'_> {}
 
 impl DeviceRef<'_> {
     pub(crate) fn new(raw: *mut kpi::devref_dev) -> Self {
-        DeviceRef { raw, _alive: core::marker::PhantomData }
+        DeviceRef {
+            raw,
+            _alive: core::marker::PhantomData,
+        }
     }
 
     /// Tell devref that readiness changed: wakes poll/select/kqueue waiters.
@@ -132,11 +139,20 @@ impl<D: Device> Client<D> {
         let mut raw = ptr::null_mut();
         // SAFETY: the table is 'static; raw is a valid out pointer.
         check(unsafe { kpi::devref_client_register(table, &mut raw) })?;
-        Ok(Client { raw, devices: Vec::new() })
+        Ok(Client {
+            raw,
+            devices: Vec::new(),
+        })
     }
 
     /// Create a device node /dev/`name` served by `dev`.
-    pub fn create(&mut self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<DeviceRef<'_>> {
+    pub fn create(
+        &mut self,
+        name: &CStr,
+        mode: Mode,
+        perms: Perms,
+        dev: D,
+    ) -> Result<DeviceRef<'_>> {
         let softc = Box::into_raw(Box::new(Softc {
             dev: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
             device: dev,
@@ -166,7 +182,11 @@ impl<D: Device> Client<D> {
             return Err(err);
         }
         // SAFETY: softc is ours until unregister.
-        unsafe { (*softc).dev.store(raw, core::sync::atomic::Ordering::Release) };
+        unsafe {
+            (*softc)
+                .dev
+                .store(raw, core::sync::atomic::Ordering::Release)
+        };
         self.devices.push(Created { softc });
         Ok(DeviceRef::new(raw))
     }

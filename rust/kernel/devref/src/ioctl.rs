@@ -12,7 +12,10 @@ pub const IOC_INOUT: u32 = IOC_IN | IOC_OUT;
 /// _IOC(inout, group, num, len) as a const fn.  An argument too large for
 /// the 13-bit length field (IOCPARM_MAX) fails at compile time in a const.
 pub const fn ioc(inout: u32, group: u8, num: u8, len: usize) -> u64 {
-    assert!(len <= IOCPARM_MASK as usize, "ioctl argument larger than IOCPARM_MAX");
+    assert!(
+        len <= IOCPARM_MASK as usize,
+        "ioctl argument larger than IOCPARM_MAX"
+    );
     (inout | (((len as u32) & IOCPARM_MASK) << 16) | ((group as u32) << 8) | num as u32) as u64
 }
 

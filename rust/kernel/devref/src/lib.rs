@@ -49,7 +49,12 @@ pub trait Device: Send + Sync + 'static {
 
     /// ioctl(2).  Unknown commands must answer [`Error::NotTty`].  `dev`
     /// is this device: sleep on it, wake it, notify its pollers.
-    fn ioctl(&self, _dev: &DeviceRef<'_>, _open: &Self::Open, _arg: &mut IoctlArg<'_>) -> Result<()> {
+    fn ioctl(
+        &self,
+        _dev: &DeviceRef<'_>,
+        _open: &Self::Open,
+        _arg: &mut IoctlArg<'_>,
+    ) -> Result<()> {
         Err(Error::NotTty)
     }
 

@@ -88,13 +88,20 @@ unsafe extern "C" fn ioctl<D: Device>(
         // kernel buffer), valid for the whole call.
         unsafe { core::slice::from_raw_parts_mut(data.cast::<u8>(), len) }
     };
-    match dev.device.ioctl(&dev.dev_ref(), st, &mut IoctlArg::new(cmd, buf)) {
+    match dev
+        .device
+        .ioctl(&dev.dev_ref(), st, &mut IoctlArg::new(cmd, buf))
+    {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-unsafe extern "C" fn poll<D: Device>(softc: *mut c_void, priv_: *mut c_void, events: c_int) -> c_int {
+unsafe extern "C" fn poll<D: Device>(
+    softc: *mut c_void,
+    priv_: *mut c_void,
+    events: c_int,
+) -> c_int {
     // SAFETY: live device and open state (see `device`, `open_state`).
     let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
     dev.device.poll(&dev.dev_ref(), st, events)

@@ -58,10 +58,19 @@ pub fn console(args: core::fmt::Arguments<'_>) {
             Ok(())
         }
     }
-    let mut l = Line { buf: [0; 256], len: 0 };
+    let mut l = Line {
+        buf: [0; 256],
+        len: 0,
+    };
     let _ = l.write_fmt(args);
     // SAFETY: "%.*s\n" reads exactly len bytes of buf.
-    unsafe { printf(c"%.*s\n".as_ptr(), l.len as core::ffi::c_int, l.buf.as_ptr()) };
+    unsafe {
+        printf(
+            c"%.*s\n".as_ptr(),
+            l.len as core::ffi::c_int,
+            l.buf.as_ptr(),
+        )
+    };
 }
 
 /// `console!("...", args)`: a console line from a client module.

@@ -15,4 +15,6 @@ extern crate alloc;
 mod module;
 mod ring;
 
-pub use ring::{Ring, RingInfo, RingSync, DEVRING_IOC_INFO, DEVRING_IOC_SLEEP, DEVRING_IOC_SYNC, DEVRING_SLOTS};
+pub use ring::{
+    Ring, RingInfo, RingSync, DEVRING_IOC_INFO, DEVRING_IOC_SLEEP, DEVRING_IOC_SYNC, DEVRING_SLOTS,
+};

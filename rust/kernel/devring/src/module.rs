@@ -32,9 +32,15 @@ pub extern "C" fn devring_rs_load() -> i32 {
         Ok(c) => c,
         Err(e) => return e.to_errno(),
     };
-    let perms = Perms { uid: 0, gid: 0, mode: 0o666 };
+    let perms = Perms {
+        uid: 0,
+        gid: 0,
+        mode: 0o666,
+    };
     let made = match client.create(c"devring", Mode::Pcpu, perms, Ring::new(0)) {
-        Ok(_) => client.create(c"devring_counted", Mode::Counted, perms, Ring::new(1)).map(|_| ()),
+        Ok(_) => client
+            .create(c"devring_counted", Mode::Counted, perms, Ring::new(1))
+            .map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = made {
@@ -69,7 +75,10 @@ pub extern "C" fn devring_rs_unload() -> i32 {
         }
         Err((c, e)) => {
             // devref said why on the console; our text must stay.
-            devref::console!("devring: unload refused (error {}): calls still inside", e.to_errno());
+            devref::console!(
+                "devring: unload refused (error {}): calls still inside",
+                e.to_errno()
+            );
             *state() = Some(c);
             16 // EBUSY
         }

@@ -40,7 +40,8 @@ pub const DEVRING_IOC_SLEEP: u64 = ioc(IOC_IN, b'R', 2, core::mem::size_of::<u32
 const _: () = assert!(DEVRING_IOC_INFO == 0x4018_5200);
 const _: () = assert!(DEVRING_IOC_SYNC == 0xc008_5201);
 const _: () = assert!(DEVRING_IOC_SLEEP == 0x8004_5202);
-const _: () = assert!(core::mem::size_of::<RingSync>() == 8 && core::mem::size_of::<RingInfo>() == 24);
+const _: () =
+    assert!(core::mem::size_of::<RingSync>() == 8 && core::mem::size_of::<RingInfo>() == 24);
 const _: () = assert!(DEVRING_SLOTS == 1024);
 
 /// One devring device.  Nothing in it is written per call: a shared
@@ -70,7 +71,10 @@ impl Device for Ring {
     type Open = OpenRing;
 
     fn open(&self, _oflags: i32) -> Result<OpenRing> {
-        Ok(OpenRing { tail: AtomicU32::new(0), syncs: AtomicU64::new(0) })
+        Ok(OpenRing {
+            tail: AtomicU32::new(0),
+            syncs: AtomicU64::new(0),
+        })
     }
 
     fn ioctl(&self, dev: &DeviceRef<'_>, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
