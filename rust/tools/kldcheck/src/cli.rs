@@ -1,4 +1,4 @@
-//! Command-line arguments.  Hand-parsed: eight options do not justify a
+//! Command-line arguments.  Hand-parsed: a dozen options do not justify a
 //! dependency tree on a 2-core build machine.
 
 use std::path::PathBuf;
@@ -19,7 +19,21 @@ inconsistent module metadata.  Exit status 0 only when nothing fails.
   --dep OTHER.ko        module this one depends on; its global symbols may be used
   --kernel-release N    __FreeBSD_version the module must load on (e.g. 1500068)
   --expect-module NAME  an MDT_MODULE record NAME must exist
-  --expect-depend NAME  an MDT_DEPEND record on NAME must exist";
+  --expect-depend NAME  an MDT_DEPEND record on NAME must exist
+
+usage: kldcheck kbi --module OBJ.o... --kernel OBJ.o... [--kernel-label NAME]
+                [--require TYPE]...
+
+Compares type layouts (DWARF, so build with -g) between the module's
+objects and the same sources compiled as the kernel sees them: sizes,
+members, offsets, bitfields, enumerators, and parameters of external
+functions.  Exit status 0 only when no layout differs.
+
+  --module OBJ.o        object compiled exactly as the module is (repeatable)
+  --kernel OBJ.o        object compiled with the kernel's configuration (repeatable)
+  --kernel-label NAME   how reports name the kernel view (default: kernel)
+  --require TYPE        TYPE (`struct foo`, `cpuset_t`) must be defined in both
+                        views; otherwise a type the kernel view lacks is a warning";
 
 #[derive(Debug, Default)]
 pub struct Options {
@@ -32,14 +46,28 @@ pub struct Options {
     pub modules: Vec<PathBuf>,
 }
 
+/// Options of `kldcheck kbi`.
+#[derive(Debug)]
+pub struct KbiOptions {
+    pub modules: Vec<PathBuf>,
+    pub kernel: Vec<PathBuf>,
+    pub kernel_label: String,
+    pub require: Vec<String>,
+}
+
 pub enum Parsed {
     Run(Options),
+    Kbi(KbiOptions),
     Help,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|first| first == "kbi") {
+        args.next();
+        return parse_kbi(args);
+    }
     let mut options = Options::default();
-    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(Parsed::Help);
@@ -85,6 +113,41 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     Ok(Parsed::Run(options))
 }
 
+fn parse_kbi(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut options = KbiOptions {
+        modules: Vec::new(),
+        kernel: Vec::new(),
+        kernel_label: "kernel".to_owned(),
+        require: Vec::new(),
+    };
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Parsed::Help);
+        }
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline_value
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--module" => options.modules.push(value()?.into()),
+            "--kernel" => options.kernel.push(value()?.into()),
+            "--kernel-label" => options.kernel_label = value()?,
+            "--require" => options.require.push(value()?),
+            _ => return Err(format!("kbi: unexpected argument {arg}")),
+        }
+    }
+    if options.modules.is_empty() || options.kernel.is_empty() {
+        return Err("kbi needs at least one --module and one --kernel object".to_owned());
+    }
+    Ok(Parsed::Kbi(options))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +155,7 @@ mod tests {
     fn run(args: &[&str]) -> Options {
         match parse(args.iter().map(|s| s.to_string())) {
             Ok(Parsed::Run(options)) => options,
-            Ok(Parsed::Help) => panic!("unexpected help"),
+            Ok(_) => panic!("not parsed as a module check"),
             Err(error) => panic!("{error}"),
         }
     }
@@ -112,6 +175,38 @@ mod tests {
         assert_eq!(options.kernel_release, Some(1500068));
         assert_eq!(options.expect_modules, ["devref"]);
         assert_eq!(options.modules, [PathBuf::from("m.ko")]);
+    }
+
+    #[test]
+    fn kbi_subcommand() {
+        let args = [
+            "kbi",
+            "--module",
+            "a.o",
+            "--module=b.o",
+            "--kernel",
+            "k.o",
+            "--require",
+            "struct foo",
+            "--kernel-label=GENERIC",
+        ];
+        let Ok(Parsed::Kbi(options)) = parse(args.iter().map(|s| s.to_string())) else {
+            panic!("not parsed as kbi");
+        };
+        assert_eq!(
+            options.modules,
+            [PathBuf::from("a.o"), PathBuf::from("b.o")]
+        );
+        assert_eq!(options.kernel, [PathBuf::from("k.o")]);
+        assert_eq!(options.require, ["struct foo"]);
+        assert_eq!(options.kernel_label, "GENERIC");
+        // Both views are needed, and stray objects are not guessed at.
+        let strings = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(parse(strings(&["kbi", "--module", "a.o"])).is_err());
+        assert!(parse(strings(&[
+            "kbi", "--module", "a.o", "--kernel", "k.o", "x.o"
+        ]))
+        .is_err());
     }
 
     #[test]

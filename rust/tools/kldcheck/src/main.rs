@@ -1,5 +1,26 @@
 //! kldcheck: verifies FreeBSD amd64 loadable kernel modules (.ko) before
 //! they meet a kernel.  See `cli::USAGE` for what it checks.
+//!
+//! Two modes:
+//!
+//! - `kldcheck [options] MODULE.ko...` checks a linked module: header,
+//!   linker sets, relocations, FPU use, symbols, exports, metadata.
+//! - `kldcheck kbi --module OBJ.o... --kernel OBJ.o... [--kernel-label NAME]
+//!   [--require TYPE]...` checks the kernel binary interface the module was
+//!   compiled against.  The module's sources are compiled twice with `-g`:
+//!   `--module` objects exactly as the module is built, `--kernel` objects
+//!   with the kernel's configuration (its opt_global.h and -D flags).  Every
+//!   named struct, union, enum and typedef completely defined in the module
+//!   view is compared with the kernel view's: size, explicit alignment,
+//!   each member's offset (to the bit for bitfields), width and size,
+//!   enumerator values, and — where clang emitted prototypes for call sites
+//!   (optimised builds) — the sizes of parameters and return values of
+//!   external functions.  Objects of the same view must also agree with
+//!   each other.  It cannot see types the module only uses through
+//!   pointers (no definition in its DWARF), macros and inline code
+//!   (`MAXCPU` itself, a changed `PCPU_GET` offset baked into an inline
+//!   function body), or differences in sources the kernel view was not
+//!   compiled from.  See `kbi` for why.
 
 mod c_tokens;
 mod check_exports;
@@ -11,7 +32,13 @@ mod check_sections;
 mod check_undefined;
 mod cli;
 mod debug_only;
+mod dwarf_dies;
+mod dwarf_sections;
+mod dwarf_types;
 mod fpu_usage;
+mod kbi;
+mod kbi_compare;
+mod kbi_view;
 mod kpi_decls;
 mod module_file;
 mod module_metadata;
@@ -44,6 +71,7 @@ struct Context {
 fn main() -> ExitCode {
     let options = match cli::parse(std::env::args().skip(1)) {
         Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Kbi(options)) => return kbi::run(&options),
         Ok(Parsed::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

@@ -55,6 +55,18 @@ impl Report {
         }
     }
 
+    /// Reports a list of warnings the way `fail_all` reports violations.
+    pub fn warn_all(&mut self, check: &str, messages: &[String]) {
+        for message in messages.iter().take(MAX_DETAIL_LINES) {
+            self.warn(check, message);
+        }
+        let hidden = messages.len().saturating_sub(MAX_DETAIL_LINES);
+        if hidden > 0 {
+            self.warnings += hidden;
+            println!("  warn  {check}: ... and {hidden} more like these");
+        }
+    }
+
     pub fn violations(&self) -> usize {
         self.violations
     }

@@ -1,1 +1,0 @@
-/* Kernel options of a standalone module build: none (as kmod.mk makes it). */
