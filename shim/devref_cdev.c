@@ -30,18 +30,28 @@ static d_poll_t		devref_cdev_poll;
 static d_kqfilter_t	devref_cdev_kqfilter;
 static d_mmap_single_t	devref_cdev_mmap_single;
 
-static struct cdevsw devref_cdevsw = {
-	.d_version =	D_VERSION,
-	.d_flags =	D_TRACKCLOSE,
-	.d_name =	"devref",
-	.d_open =	devref_cdev_open,
-	.d_close =	devref_cdev_close,
-	.d_read =	devref_cdev_read,
-	.d_write =	devref_cdev_write,
-	.d_ioctl =	devref_cdev_ioctl,
-	.d_poll =	devref_cdev_poll,
-	.d_kqfilter =	devref_cdev_kqfilter,
-	.d_mmap_single = devref_cdev_mmap_single,
+/*
+ * The cdevsw devfs reads for every node, in a zero-tailed container (see
+ * DEVREF_KTABLE_PAD): D_VERSION guards its layout, the padding anything a
+ * later kernel might append.
+ */
+static struct {
+	struct cdevsw	dcs_sw;
+	char		dcs_zero[DEVREF_KTABLE_PAD];
+} devref_cdevsw = {
+	.dcs_sw = {
+		.d_version =	D_VERSION,
+		.d_flags =	D_TRACKCLOSE,
+		.d_name =	"devref",
+		.d_open =	devref_cdev_open,
+		.d_close =	devref_cdev_close,
+		.d_read =	devref_cdev_read,
+		.d_write =	devref_cdev_write,
+		.d_ioctl =	devref_cdev_ioctl,
+		.d_poll =	devref_cdev_poll,
+		.d_kqfilter =	devref_cdev_kqfilter,
+		.d_mmap_single = devref_cdev_mmap_single,
+	},
 };
 
 static void *
@@ -119,13 +129,17 @@ devref_cdev_ioctl(struct cdev *cdev, u_long cmd, caddr_t data, int fflag,
 	DEVREF_CALL_UNMARK();
 	/*
 	 * fcntl(F_SETFL) sends FIONBIO and FIOASYNC and undoes the change on
-	 * any error; devfs passes them to the driver.  Like null(4), accept
-	 * them when the client does not know them (a dead device still says
-	 * ENXIO).
+	 * any error; devfs passes them to the driver.  When the client does not
+	 * know them, answer as null(4) does: FIONBIO is accepted, and FIOASYNC
+	 * only to turn it off, since nobody would send the SIGIO (a dead device
+	 * still says ENXIO).
 	 */
-	if ((cmd == FIONBIO || cmd == FIOASYNC) &&
-	    (error == ENOTTY || error == ENODEV))
-		error = 0;
+	if (error == ENOTTY || error == ENODEV) {
+		if (cmd == FIONBIO)
+			error = 0;
+		else if (cmd == FIOASYNC)
+			error = *(int *)data != 0 ? EINVAL : 0;
+	}
 	return (error);
 }
 
@@ -192,7 +206,7 @@ devref_shim_make_dev(const char *name, int mode, unsigned int uid,
 	args.mda_flags = MAKEDEV_CHECKNAME | MAKEDEV_WAITOK;
 	if (mode == DEVREF_MODE_PCPU)
 		args.mda_flags |= MAKEDEV_ETERNAL;
-	args.mda_devsw = &devref_cdevsw;
+	args.mda_devsw = &devref_cdevsw.dcs_sw;
 	args.mda_uid = uid;
 	args.mda_gid = gid;
 	args.mda_mode = perms;
@@ -212,5 +226,5 @@ void
 devref_shim_cdevsw_drain(void)
 {
 
-	destroy_dev_drain(&devref_cdevsw);
+	destroy_dev_drain(&devref_cdevsw.dcs_sw);
 }

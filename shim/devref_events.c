@@ -16,6 +16,7 @@
 #include <sys/mutex.h>
 #include <sys/proc.h>
 #include <sys/selinfo.h>
+#include <sys/taskqueue.h>
 
 #include "devref_shim.h"
 
@@ -24,7 +25,17 @@ MALLOC_DECLARE(M_DEVREF);
 struct devref_events {
 	struct selinfo	de_sel;
 	struct mtx	de_mtx;		/* the knlist's lock */
+	struct task	de_knote_task;	/* a KNOTE posted from a filter */
 };
+
+static void
+devref_events_knote_task(void *arg, int pending __unused)
+{
+	struct devref_events *ev;
+
+	ev = arg;
+	KNOTE_UNLOCKED(&ev->de_sel.si_note, 0);
+}
 
 struct devref_events *
 devref_shim_events_new(void)
@@ -34,6 +45,7 @@ devref_shim_events_new(void)
 	ev = malloc(sizeof(*ev), M_DEVREF, M_WAITOK | M_ZERO);
 	mtx_init(&ev->de_mtx, "devref knlist", NULL, MTX_DEF);
 	knlist_init_mtx(&ev->de_sel.si_note, &ev->de_mtx);
+	TASK_INIT(&ev->de_knote_task, 0, devref_events_knote_task, ev);
 	return (ev);
 }
 
@@ -42,7 +54,16 @@ devref_shim_events_wake(struct devref_events *ev)
 {
 
 	selwakeup(&ev->de_sel);
-	KNOTE_UNLOCKED(&ev->de_sel.si_note, 0);
+	/*
+	 * A client's poll op is also kqueue's filter, run with this list's
+	 * mutex held: a devref_notify() from there would recurse on it.  Post
+	 * the KNOTE on devref's taskqueue instead; the filter being evaluated
+	 * reports its own answer.
+	 */
+	if (mtx_owned(&ev->de_mtx))
+		devref_shim_task_enqueue(&ev->de_knote_task);
+	else
+		KNOTE_UNLOCKED(&ev->de_sel.si_note, 0);
 }
 
 void
@@ -59,11 +80,17 @@ devref_shim_events_record(struct devref_events *ev, struct thread *td)
  * file detaches its knotes first); once the list has been cleared the
  * knote carries EV_EOF and f_event answers without touching the hook.
  */
-/* f_event on a knote still on its list: kn_hook is a live handle. */
+/*
+ * f_event on a knote still on its list: kn_hook is a live handle.  It runs
+ * with the knlist mutex held: the mark tells a destroy or unregister issued
+ * from the client's poll op that it must not wait (or take the node's locks
+ * in the other order).
+ */
 static int
 devref_kn_event_live(struct knote *kn)
 {
-	DEVREF_CALL_MARK(devref_rs_handle_node(kn->kn_hook));
+	DEVREF_CALL_MARK((uintptr_t)devref_rs_handle_node(kn->kn_hook) |
+	    DEVREF_MARK_FILTER);
 	int ready;
 
 	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
@@ -102,16 +129,33 @@ devref_kn_event(struct knote *kn, long hint __unused)
 	return (devref_kn_event_live(kn));
 }
 
-static const struct filterops devref_read_filtops = {
-	.f_isfd = 1,
-	.f_detach = devref_kn_detach,
-	.f_event = devref_kn_event,
+/*
+ * The kernel reads a knote's filterops out of devref.ko, by pointer, for as
+ * long as the knote lives.  struct filterops grows at its end (15.0 added
+ * f_userdump; main added f_copy, called when non-NULL): a kernel newer than
+ * the headers devref was built with reads members past ours.  Each table
+ * therefore sits in a container whose tail is zero, so that a member added
+ * later reads NULL ("not provided").
+ */
+struct devref_filterops {
+	struct filterops	dfo_ops;
+	char			dfo_zero[DEVREF_KTABLE_PAD];
 };
 
-static const struct filterops devref_write_filtops = {
-	.f_isfd = 1,
-	.f_detach = devref_kn_detach,
-	.f_event = devref_kn_event,
+static const struct devref_filterops devref_read_filtops = {
+	.dfo_ops = {
+		.f_isfd = 1,
+		.f_detach = devref_kn_detach,
+		.f_event = devref_kn_event,
+	},
+};
+
+static const struct devref_filterops devref_write_filtops = {
+	.dfo_ops = {
+		.f_isfd = 1,
+		.f_detach = devref_kn_detach,
+		.f_event = devref_kn_event,
+	},
 };
 
 int
@@ -121,10 +165,10 @@ devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
 
 	switch (kn->kn_filter) {
 	case EVFILT_READ:
-		kn->kn_fop = &devref_read_filtops;
+		kn->kn_fop = &devref_read_filtops.dfo_ops;
 		break;
 	case EVFILT_WRITE:
-		kn->kn_fop = &devref_write_filtops;
+		kn->kn_fop = &devref_write_filtops.dfo_ops;
 		break;
 	default:
 		return (EINVAL);
@@ -135,23 +179,11 @@ devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
 }
 
 void
-devref_shim_kn_remove(struct devref_events *ev, struct knote *kn)
-{
-
-	knlist_remove(&ev->de_sel.si_note, kn, 0);
-}
-
-int
-devref_shim_kn_filter(struct knote *kn)
-{
-
-	return (kn->kn_filter);
-}
-
-void
 devref_shim_events_drain(struct devref_events *ev)
 {
 
+	/* A KNOTE posted from a filter must not run on a freed list. */
+	devref_shim_task_drain(&ev->de_knote_task);
 	seldrain(&ev->de_sel);
 	knlist_clear(&ev->de_sel.si_note, 0);
 	knlist_destroy(&ev->de_sel.si_note);

@@ -33,6 +33,17 @@ struct devref_lock {
 	struct mtx	dl_mtx;
 };
 
+/*
+ * smp_rendezvous_cpus_retry() takes a cpuset_t by value: its size is part of
+ * the calling convention.  A build without the kernel's SMP option (an empty
+ * opt_global.h) has MAXCPU 1 and an 8-byte cpuset_t, and every argument the
+ * kernel reads is shifted.  mk/opt/ holds the options kmod.mk would give.
+ */
+#ifndef DEVREF_KBI_NEGATIVE_TEST	/* make kbi-negative-check only */
+_Static_assert(MAXCPU > 1 && sizeof(cpuset_t) == CPU_MAXSIZE / NBBY,
+    "cpuset_t is not the kernel's: build with the SMP option (mk/opt/)");
+#endif
+
 struct devref_barrier {
 	void		*db_base;
 	int		(*db_check)(void *);
@@ -44,13 +55,15 @@ devref_shim_alloc(unsigned long size, unsigned long align)
 {
 
 	/*
-	 * malloc(9) aligns an allocation to its size class (a power of two up
-	 * to a page), so rounding the size up to the alignment suffices.
+	 * malloc_aligned(9) is the KPI that promises alignment: it rounds the
+	 * size up to a power of two, whose malloc zone is aligned to it.  Its
+	 * own checks are KASSERTs, absent from a release kernel: make them here,
+	 * and keep the power-of-two rounding from overflowing.
 	 */
 	if (align == 0 || !powerof2(align) || align > PAGE_SIZE ||
-	    size > ULONG_MAX - align)
+	    size > (ULONG_MAX >> 1))
 		return (NULL);
-	return (malloc(roundup2(MAX(size, 1), align), M_DEVREF,
+	return (malloc_aligned(MAX(size, 1), align, M_DEVREF,
 	    M_WAITOK | M_ZERO));
 }
 
@@ -211,9 +224,12 @@ devref_shim_sleep(struct devref_lock *l, const void *chan,
 	    nstosbt((int64_t)MIN(timeout_ns, DEVREF_SLEEP_MAX_NS));
 	if (timeout_ns != 0 && sbt == 0)
 		sbt = 1;
+	/*
+	 * ERESTART (a signal whose handler has SA_RESTART) goes up as it is:
+	 * the client's sleep passes it on so that the system call restarts;
+	 * devref's own waits (drain, unload) treat it as EINTR.
+	 */
 	error = msleep_sbt(chan, &l->dl_mtx, PCATCH, "devref", sbt, 0, 0);
-	if (error == ERESTART)
-		error = EINTR;
 	return (error);
 }
 
@@ -256,6 +272,28 @@ devref_shim_in_call(const void *node)
 	return (0);
 }
 
+/*
+ * May the current thread sleep (and so take a sleep mutex, run an IPI
+ * rendezvous, malloc with M_WAITOK)?  KASSERT, MPASS and WITNESS_WARN are
+ * empty in a module build even on a debug kernel, so the KPI checks this
+ * itself at each entry that may sleep and answers an error instead of
+ * hanging or panicking later.
+ */
+int
+devref_shim_context(void)
+{
+	struct thread *td;
+
+	td = curthread;
+	/* Spin locks and interrupt filters run in critical sections too. */
+	if (td->td_critnest != 0)
+		return (DEVREF_CTX_CRITICAL);
+	/* Epoch sections, callouts, THREAD_NO_SLEEPING() regions. */
+	if (!THREAD_CAN_SLEEP())
+		return (DEVREF_CTX_NO_SLEEPING);
+	return (DEVREF_CTX_OK);
+}
+
 struct devref_deferred {
 	struct task	dd_task;
 	void		(*dd_fn)(void *);
@@ -295,6 +333,20 @@ devref_shim_taskq_fini(void)
 	taskqueue_drain_all(devref_taskq);
 	taskqueue_free(devref_taskq);
 	devref_taskq = NULL;
+}
+
+void
+devref_shim_task_enqueue(struct task *task)
+{
+
+	taskqueue_enqueue(devref_taskq, task);
+}
+
+void
+devref_shim_task_drain(struct task *task)
+{
+
+	taskqueue_drain(devref_taskq, task);
 }
 
 void

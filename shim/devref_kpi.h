@@ -13,6 +13,11 @@
  *  - Every op runs with the device's gate held by devref: the client's text
  *    cannot go away under it.  An op must not call devref_dev_destroy() or
  *    devref_client_unregister() on its own device inline (devref defers it).
+ *  - Every function here may sleep: none may be called in a critical
+ *    section, with a spin lock held, from an interrupt filter, an epoch
+ *    section or a callout.  devref checks this at run time (a module build
+ *    has no KASSERT or WITNESS): EDEADLK, NULL or nothing, and a console
+ *    line.
  *  - An op that blocks sleeps with devref_sleep(), which returns ENXIO as
  *    soon as the device starts to close.  Any other sleep must be woken by
  *    the client's purge hook.
@@ -53,10 +58,12 @@ struct uio;
  * stored for this open file.
  *
  * dro_poll is also kqueue's filter: it is called with the device's knlist
- * mutex held, from kevent(2) and from devref_notify().  It must not sleep,
- * must not call devref_dev_destroy() or devref_client_unregister(), and
- * must not take a lock that is held around a call to devref_notify() or
- * devref_dev_destroy() (recursion, or lock order reversal against kevent).
+ * mutex held, from kevent(2) and from devref_notify().  It must not sleep
+ * and must not take a lock that is held around a call to devref_notify()
+ * or devref_dev_destroy() (lock order reversal against kevent).  It may
+ * call devref_notify() (devref posts the KNOTE to a taskqueue);
+ * devref_dev_destroy() and devref_client_unregister() called from the
+ * filter answer EDEADLK.
  *
  * mmap(2) of a devref device fails (EINVAL) until devref has its managed
  * pager.
@@ -92,7 +99,8 @@ int	devref_client_register(const struct devref_ops *ops,
  * not leave in time; the client stays registered (its MOD_UNLOAD must
  * return EBUSY) and may try again; the devices destroyed before the one
  * that failed stay destroyed.  EDEADLK: called from inside one of its own
- * ops.  EINVAL: not registered (or a concurrent unregister won).
+ * ops, its purge hook, its poll op run as a kqueue filter, or where the
+ * thread may not sleep.  EINVAL: not registered (or a concurrent unregister won).
  * timeout_ms < 0 waits without a timeout (still interruptible).
  */
 int	devref_client_unregister(struct devref_client *client,
@@ -111,15 +119,20 @@ int	devref_dev_create(struct devref_client *client, const char *name,
  * devref_sleep), running calls are waited for (never open files), then
  * every open file's state is released through dro_close.  0 when done;
  * ETIMEDOUT/EINTR: nothing torn down, the device stays closed, call again;
- * EINPROGRESS: called from inside a call of this device, finished later on
- * a taskqueue.  Counted devices are freed: dev is invalid after 0 or
+ * EINPROGRESS: called from inside a call of this device (or its purge
+ * hook), finished later on a taskqueue; EDEADLK: from its poll op run as
+ * a kqueue filter, or where the thread may not sleep.  Counted devices are freed: dev is invalid after 0 or
  * EINPROGRESS.  A dev pointer is the client's until its destroy returned 0
  * or EINPROGRESS, or its client unregistered; using it later is a
  * use-after-free, as with destroy_dev.
  */
 int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
 
-/* malloc(9) for clients without C of their own; sleeps, never fails. */
+/*
+ * malloc_aligned(9) for clients without C of their own (M_WAITOK | M_ZERO);
+ * align a power of two up to a page.  NULL only for a bad align, a size
+ * over half the address space, or a call where the thread may not sleep.
+ */
 void	*devref_malloc(unsigned long size, unsigned long align);
 void	devref_free(void *p);
 
@@ -128,8 +141,10 @@ void	devref_free(void *p);
  * the caller checks its condition; devref_sleep() then sleeps until a
  * devref_wakeup() issued after the ticket was taken (so a wakeup between
  * the check and the sleep is never lost), the timeout, a signal, or the
- * device starting to close.  Returns 0, EWOULDBLOCK (timeout), EINTR, or
- * ENXIO (the device is being destroyed: return to the caller at once).
+ * device starting to close.  Returns 0, EWOULDBLOCK (timeout), EINTR,
+ * ERESTART (a signal whose handler has SA_RESTART: return it from the op as
+ * it is, and the system call restarts), or ENXIO (the device is being
+ * destroyed: return to the caller at once).
  * timeout_ms < 0 waits without a timeout.
  */
 unsigned long devref_sleep_prepare(struct devref_dev *dev);

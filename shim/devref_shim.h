@@ -15,14 +15,21 @@
 
 #include "devref_kpi.h"
 
+/*
+ * Zero bytes after each table the kernel reads out of devref.ko by pointer
+ * (filterops, cdevsw): members a later kernel appends read NULL.
+ */
+#define	DEVREF_KTABLE_PAD	128
+
 struct cdev;
 struct devref_events;
 struct knote;
 struct devref_lock;
 
 /*
- * Memory (malloc(9), M_DEVREF, M_WAITOK | M_ZERO): NULL only for bad
- * arguments (align 0, not a power of two, over a page; size overflowing).
+ * Memory (malloc_aligned(9), M_DEVREF, M_WAITOK | M_ZERO): NULL only for bad
+ * arguments (align 0, not a power of two, over a page; size over half the
+ * address space).
  */
 void	*devref_shim_alloc(unsigned long size, unsigned long align);
 void	 devref_shim_free(void *p);
@@ -51,7 +58,10 @@ struct devref_lock *devref_shim_lock_new(const char *name);
 void	 devref_shim_lock_free(struct devref_lock *l);
 void	 devref_shim_lock(struct devref_lock *l);
 void	 devref_shim_unlock(struct devref_lock *l);
-/* msleep(chan, l, PCATCH, wmesg, ticks(timeout_ns)); 0, EWOULDBLOCK, EINTR */
+/*
+ * msleep_sbt(chan, l, PCATCH, "devref", timeout_ns): 0, EWOULDBLOCK, EINTR,
+ * or ERESTART (a signal whose handler has SA_RESTART).
+ */
 int	 devref_shim_sleep(struct devref_lock *l, const void *chan,
 	    unsigned long timeout_ns);
 void	 devref_shim_wakeup(const void *chan);
@@ -69,7 +79,21 @@ unsigned long devref_shim_uptime_ns(void);
 	volatile unsigned long _devref_mark[2] = {			\
 	    DEVREF_CALL_MAGIC, (unsigned long)(node) }
 #define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
+/*
+ * Marks of calls that are not ordinary entries carry the node's address
+ * with a low bit set (rust/core: Node::purge_cookie, Node::filter_cookie).
+ */
+#define	DEVREF_MARK_PURGE	1	/* the client's purge hook */
+#define	DEVREF_MARK_FILTER	2	/* dro_poll as kqueue's filter */
 int	 devref_shim_in_call(const void *node);
+
+/*
+ * Whether the current thread may sleep: DEVREF_CTX_OK, or why not.
+ */
+#define	DEVREF_CTX_OK		0
+#define	DEVREF_CTX_CRITICAL	1	/* critical section, spin lock, filter */
+#define	DEVREF_CTX_NO_SLEEPING	2	/* epoch section, callout */
+int	 devref_shim_context(void);
 
 /*
  * devref's own taskqueue, for destroys deferred from inside a device's
@@ -80,6 +104,10 @@ int	 devref_shim_taskq_init(void);
 void	 devref_shim_taskq_fini(void);
 /* Run fn(arg) later on devref's taskqueue. */
 void	 devref_shim_defer(void (*fn)(void *), void *arg);
+/* C only: a task of the shim's own on devref's taskqueue. */
+struct task;
+void	 devref_shim_task_enqueue(struct task *task);
+void	 devref_shim_task_drain(struct task *task);
 
 /* A device's poll and kqueue waiters: a selinfo and its knlist. */
 struct devref_events *devref_shim_events_new(void);
@@ -89,8 +117,6 @@ void	 devref_shim_events_record(struct devref_events *ev,
 	    struct thread *td);
 int	 devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
 	    void *handle);
-void	 devref_shim_kn_remove(struct devref_events *ev, struct knote *kn);
-int	 devref_shim_kn_filter(struct knote *kn);
 #define	DEVREF_EVFILT_READ	(-1)	/* EVFILT_READ */
 #define	DEVREF_EVFILT_WRITE	(-2)	/* EVFILT_WRITE */
 

@@ -357,7 +357,9 @@ impl<P: Platform> Gate<P> {
             WaitOutcome::Done if reopened => Err(DrainError::Reopened),
             WaitOutcome::Done => Ok(()),
             WaitOutcome::TimedOut => Err(DrainError::TimedOut { inside: left }),
-            WaitOutcome::Interrupted => Err(DrainError::Interrupted { inside: left }),
+            WaitOutcome::Interrupted | WaitOutcome::Restart => {
+                Err(DrainError::Interrupted { inside: left })
+            }
         }
     }
 

@@ -206,7 +206,7 @@ impl<P: Platform> Lifecycle<P> {
         }) {
             WaitOutcome::Done => Ok(state),
             WaitOutcome::TimedOut => Err(LifecycleError::Drain(DrainError::TimedOut { inside: 0 })),
-            WaitOutcome::Interrupted => {
+            WaitOutcome::Interrupted | WaitOutcome::Restart => {
                 Err(LifecycleError::Drain(DrainError::Interrupted { inside: 0 }))
             }
         }

@@ -59,8 +59,15 @@ pub enum WaitOutcome {
     Done,
     /// The deadline passed first.
     TimedOut,
-    /// A signal arrived (PCATCH on FreeBSD: EINTR or ERESTART).
+    /// A signal arrived (PCATCH on FreeBSD: msleep returned EINTR).
     Interrupted,
+    /// A signal arrived whose handler asks for the system call to be
+    /// restarted (FreeBSD: msleep returned ERESTART, the handler has
+    /// SA_RESTART).  A sleep on behalf of a system call passes it up so the
+    /// call restarts; devref's own waits treat it as [`Interrupted`].
+    ///
+    /// [`Interrupted`]: WaitOutcome::Interrupted
+    Restart,
 }
 
 /// The kernel services the protocol is built on.
@@ -151,7 +158,8 @@ pub unsafe trait Platform: Send + Sync + 'static {
 
     /// Take the lock and sleep on it until `done` returns true, the
     /// monotonic clock passes `deadline_ns` (`None`: no deadline), or a
-    /// signal arrives; release the lock and return why.
+    /// signal arrives; release the lock and return why (`Interrupted` or
+    /// `Restart` for a signal).
     ///
     /// `done` is evaluated with the lock held, first before any sleep and
     /// again after every wakeup (wakeups may be spurious), and the sleep

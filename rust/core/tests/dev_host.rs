@@ -58,6 +58,8 @@ struct ClientLog {
     purges: AtomicUsize,
     fail_open: AtomicBool,
     next_priv: AtomicUsize,
+    /// Run inside the purge hook (a client that destroys from there).
+    on_purge: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 #[derive(Clone)]
@@ -78,7 +80,11 @@ impl ClientOps for TestClient {
         self.0.closes.lock().unwrap().push(priv_);
     }
     fn purge(&self, _softc: usize) {
-        self.0.purges.fetch_add(1, Ordering::SeqCst);
+        let n = self.0.purges.fetch_add(1, Ordering::SeqCst);
+        assert!(n < 100, "the purge hook recursed");
+        if let Some(f) = self.0.on_purge.lock().unwrap().as_ref() {
+            f();
+        }
     }
 }
 
@@ -762,4 +768,157 @@ fn missing_ops_answer_like_devfs() {
         "standard but not ready-able: nothing"
     );
     assert_eq!(missing::poll(0x1000), POLLNVAL, "outside POLLSTANDARD");
+    // sys/poll.h: POLLIN|POLLPRI|POLLOUT|POLLRDNORM|POLLRDBAND|POLLWRBAND|
+    // POLLERR|POLLHUP|POLLNVAL.  POLLEXTEND (0x0200) is not standard.
+    assert_eq!(POLLSTANDARD, 0x01ff);
+    assert_eq!(
+        missing::poll(0x0200),
+        POLLNVAL,
+        "POLLEXTEND is not standard"
+    );
+}
+
+#[test]
+fn a_sleep_ended_by_a_restartable_signal_answers_erestart() {
+    let _s = serial();
+    let (k, _w) = Mock::new();
+    let p = k.p.clone();
+    let dr: Arc<Dr> = Devref::new(k).unwrap();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .unwrap();
+    let n = dr.create(&c, b"restart", Mode::Pcpu, PERMS, 0).unwrap();
+    for (restart, want) in [(true, ERESTART), (false, EINTR)] {
+        let n2 = n.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = thread::spawn(move || {
+            let ticket = n2.sleep_ticket();
+            tx.send(()).unwrap();
+            n2.sleep(ticket, None)
+        });
+        rx.recv().unwrap();
+        let got = loop {
+            if restart {
+                p.interrupt_restart();
+            } else {
+                p.interrupt();
+            }
+            thread::sleep(Duration::from_millis(5));
+            if t.is_finished() {
+                break t.join().unwrap();
+            }
+        };
+        p.clear_interrupt();
+        // SA_RESTART: the client's op passes ERESTART up and the system
+        // call restarts; without it, EINTR.
+        assert_eq!(got, want);
+    }
+    dr.destroy(&n, SEC).unwrap();
+}
+
+#[test]
+fn a_destroy_from_the_purge_hook_is_deferred_not_recursive() {
+    let _s = serial();
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"purgy", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let inner = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (dr2, n2, c2, inner2) = (dr.clone(), n.clone(), c.clone(), inner.clone());
+        *log.on_purge.lock().unwrap() = Some(Box::new(move || {
+            let d = dr2.destroy(&n2, SEC);
+            let u = dr2.unregister(&c2, SEC);
+            inner2.lock().unwrap().push((d, u));
+        }));
+    }
+    dr.destroy(&n, SEC).expect("the outer destroy completes");
+    assert_eq!(
+        *inner.lock().unwrap(),
+        vec![(Err(EINPROGRESS), Err(EDEADLK))],
+        "inside the purge: destroy deferred, unregister refused"
+    );
+    assert_eq!(log.purges.load(Ordering::SeqCst), 1, "purged once");
+    assert!(w.logged("purgy: destroy from inside its own purge hook: deferred"));
+    w.join_deferred();
+    assert_eq!(log.closes.lock().unwrap().len(), 1, "released once");
+    *log.on_purge.lock().unwrap() = None;
+    close(&n, f);
+    dr.unregister(&c, SEC).unwrap();
+}
+
+#[test]
+fn a_deferred_destroy_waits_in_slices_and_requeues_itself() {
+    let _s = serial();
+    let (dr, w) = setup();
+    w.hold_defer.store(true, Ordering::SeqCst);
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"slices", Mode::Pcpu, PERMS, 0).unwrap();
+    let stuck = open(&n).unwrap();
+    let f = open(&n).unwrap();
+    let (release, t) = hold(&n, &stuck);
+    {
+        let _c = call(&n, handle(&f)).unwrap();
+        assert_eq!(dr.destroy(&n, SEC), Err(EINPROGRESS));
+    }
+    // One slice: the stuck call is still inside, so the job gives the
+    // queue back and re-queues itself, quietly.
+    let start = Instant::now();
+    assert_eq!(w.run_held(), 1);
+    assert!(start.elapsed() >= Duration::from_nanos(DEFERRED_SLICE_NS / 2));
+    assert_eq!(w.held.lock().unwrap().len(), 1, "re-queued");
+    assert!(!w.logged("gave up"), "a slice is not a give-up");
+    assert!(log.closes.lock().unwrap().is_empty());
+    drop(release);
+    t.join().unwrap();
+    assert_eq!(w.run_held(), 1);
+    assert!(w.held.lock().unwrap().is_empty(), "done: not re-queued");
+    assert!(w.logged("slices: destroyed"));
+    assert_eq!(log.closes.lock().unwrap().len(), 2);
+    close(&n, stuck);
+    close(&n, f);
+}
+
+#[test]
+fn a_failed_unload_after_prepare_takes_registrations_again() {
+    let _s = serial();
+    let (dr, _w) = setup();
+    assert_eq!(dr.prepare_unload(), Ok(()));
+    assert_eq!(
+        dr.register(TestClient(Arc::new(ClientLog::default())))
+            .err(),
+        Some(ENXIO),
+        "refused while unloading"
+    );
+    // A later MOD_UNLOAD step failed (sysctl_ctx_free, a closing file).
+    dr.abort_unload();
+    let c = dr
+        .register(TestClient(Arc::new(ClientLog::default())))
+        .expect("devref is usable again");
+    dr.unregister(&c, SEC).unwrap();
+}
+
+#[test]
+fn a_destroy_from_the_kqueue_filter_is_refused_not_deadlocked() {
+    let _s = serial();
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"filter", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    {
+        // What the shim's f_event does around the client's poll op.
+        let (k, _) = Mock::new();
+        let mut m = k.mark_call(n.filter_cookie());
+        assert_eq!(dr.destroy(&n, SEC), Err(EDEADLK));
+        assert_eq!(dr.unregister(&c, SEC), Err(EDEADLK));
+        k.unmark_call(&mut m);
+    }
+    assert!(w.logged("filter: destroy from the client's poll op run as a kqueue filter refused"));
+    assert!(call(&n, handle(&f)).is_some(), "nothing was closed");
+    assert_eq!(log.purges.load(Ordering::SeqCst), 0);
+    close(&n, f);
+    dr.unregister(&c, SEC).unwrap();
 }

@@ -175,7 +175,8 @@ struct LockSync {
 }
 
 struct SigState {
-    pending: bool,
+    /// `Interrupted` or `Restart`, for the next wait that consumes it.
+    pending: Option<WaitOutcome>,
     next_id: u64,
     waiters: Vec<(u64, Arc<LockSync>)>,
 }
@@ -199,8 +200,8 @@ impl Signals {
             .retain(|(i, _)| *i != id);
     }
 
-    fn take_pending(&self) -> bool {
-        std::mem::replace(&mut lock_ignoring_poison(&self.st).pending, false)
+    fn take_pending(&self) -> Option<WaitOutcome> {
+        lock_ignoring_poison(&self.st).pending.take()
     }
 }
 
@@ -294,7 +295,7 @@ impl HostPlatform {
             mode,
             sig: Arc::new(Signals {
                 st: Mutex::new(SigState {
-                    pending: false,
+                    pending: None,
                     next_id: 0,
                     waiters: Vec::new(),
                 }),
@@ -313,9 +314,19 @@ impl HostPlatform {
     /// `Interrupted` (one waiter consumes it).  Must not be called with one
     /// of this platform's locks held.
     pub fn interrupt(&self) {
+        self.signal(WaitOutcome::Interrupted)
+    }
+
+    /// As [`HostPlatform::interrupt`], for a signal whose handler has
+    /// SA_RESTART: the wait returns `Restart`.
+    pub fn interrupt_restart(&self) {
+        self.signal(WaitOutcome::Restart)
+    }
+
+    fn signal(&self, why: WaitOutcome) {
         let waiters: Vec<Arc<LockSync>> = {
             let mut st = lock_ignoring_poison(&self.sig.st);
-            st.pending = true;
+            st.pending = Some(why);
             st.waiters.iter().map(|(_, w)| Arc::clone(w)).collect()
         };
         for w in waiters {
@@ -328,7 +339,7 @@ impl HostPlatform {
 
     /// Drop a simulated signal that no wait consumed.
     pub fn clear_interrupt(&self) {
-        lock_ignoring_poison(&self.sig.st).pending = false;
+        lock_ignoring_poison(&self.sig.st).pending = None;
     }
 }
 
@@ -445,8 +456,8 @@ unsafe impl Platform for HostPlatform {
             if done(unsafe { &mut *l.val.get() }) {
                 return WaitOutcome::Done;
             }
-            if self.sig.take_pending() {
-                return WaitOutcome::Interrupted;
+            if let Some(why) = self.sig.take_pending() {
+                return why;
             }
             match deadline_ns {
                 None => g = l.sync.cv.wait(g).unwrap_or_else(PoisonError::into_inner),

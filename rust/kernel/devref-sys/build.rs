@@ -37,7 +37,7 @@ fn main() {
     common(bindgen::Builder::default())
         .header(shim.join("devref_shim.h").to_string_lossy())
         .allowlist_function("devref_shim_.*")
-        .allowlist_var("DEVREF_(REPORT|EVFILT|STAT|CALL)_.*")
+        .allowlist_var("DEVREF_(REPORT|EVFILT|STAT|CALL|CTX|MARK)_.*")
         .blocklist_item("devref_ops|devref_client|devref_dev|DEVREF_(KPI|MODE|NAMELEN).*")
         .blocklist_function("devref_(client|dev|sleep|wakeup|notify).*")
         .raw_line("#[allow(unused_imports)]\n use super::kpi::*;")

@@ -17,6 +17,8 @@ pub const EINPROGRESS: Errno = 36;
 pub const ENOTTY: Errno = 25;
 pub const EWOULDBLOCK: Errno = 35;
 pub const ETIMEDOUT: Errno = 60;
+/// Kernel-internal (sys/errno.h, _KERNEL): restart the system call.
+pub const ERESTART: Errno = -1;
 
 pub const POLLIN: i32 = 0x0001;
 pub const POLLOUT: i32 = 0x0004;
@@ -40,9 +42,20 @@ pub mod dead {
 }
 
 pub const POLLNVAL: i32 = 0x0020;
-/// The events poll_no_poll() knows (sys/poll.h POLLSTANDARD).
-pub const POLLSTANDARD: i32 =
-    POLLIN | 0x0002 | POLLOUT | POLLRDNORM | 0x0080 | 0x0100 | 0x0200 | 0x0008 | POLLHUP | POLLNVAL;
+pub const POLLPRI: i32 = 0x0002;
+pub const POLLERR: i32 = 0x0008;
+pub const POLLRDBAND: i32 = 0x0080;
+pub const POLLWRBAND: i32 = 0x0100;
+/// The events poll_no_poll() knows: sys/poll.h's POLLSTANDARD, exactly.
+pub const POLLSTANDARD: i32 = POLLIN
+    | POLLPRI
+    | POLLOUT
+    | POLLRDNORM
+    | POLLRDBAND
+    | POLLWRBAND
+    | POLLERR
+    | POLLHUP
+    | POLLNVAL;
 
 /// What devref answers when the client left an op out: what devfs's
 /// no_read/no_write/no_ioctl (enodev) and no_poll (poll_no_poll) answer.

@@ -41,5 +41,7 @@ pub use errno::*;
 pub use handle::Handle;
 pub use kernel::{ClientOps, Kernel};
 pub use name::DevName;
-pub use node::{Call, Mode, Node, NodeStats, Perms};
-pub use registry::{ClientId, ClientRec, ClientStats, Devref, NodeInfo, MAX_CLIENTS, MAX_NODES};
+pub use node::{Call, Mode, Node, NodeStats, Perms, MARK_FILTER, MARK_PURGE};
+pub use registry::{
+    ClientId, ClientRec, ClientStats, Devref, NodeInfo, DEFERRED_SLICE_NS, MAX_CLIENTS, MAX_NODES,
+};

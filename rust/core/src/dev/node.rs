@@ -89,6 +89,11 @@ unsafe impl<K: Kernel, C: ClientOps> Sync for Node<K, C> {}
 // SAFETY: as above; the node owns nothing tied to a thread.
 unsafe impl<K: Kernel, C: ClientOps> Send for Node<K, C> {}
 
+/// Low bits of a call mark that is not an ordinary entry (a node is at
+/// least word-aligned).  shim/devref_shim.h has the same values.
+pub const MARK_PURGE: usize = 1;
+pub const MARK_FILTER: usize = 2;
+
 /// Whether a destroy runs the client's purge hook (see `begin_close`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purge {
@@ -182,6 +187,21 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// The cookie devfs hands back to the entry points (si_drv1).
     pub fn cookie(&self) -> usize {
         self as *const Self as usize
+    }
+
+    /// The call mark the client's purge hook runs under: the cookie with its
+    /// low bit set (a node is word-aligned), so that a destroy issued from
+    /// inside the purge can tell it from an ordinary call of the device.
+    pub fn purge_cookie(&self) -> usize {
+        self.cookie() | MARK_PURGE
+    }
+
+    /// The call mark of the client's poll op run as kqueue's filter, with
+    /// the knlist mutex held (the kernel glue sets it): a destroy from there
+    /// must neither wait nor take the node's locks (it would order them
+    /// after the knlist mutex, the reverse of a destroy's wakeup).
+    pub fn filter_cookie(&self) -> usize {
+        self.cookie() | MARK_FILTER
     }
 
     /// Start a new incarnation served by `client`.  The node must be Dead
@@ -445,8 +465,12 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         });
         if let Some((client, softc)) = purge_with {
             // Purges are the client's own doing (its thread, or its
-            // unregister): its text is there while we call it.
+            // unregister): its text is there while we call it.  The mark
+            // lets a destroy the hook issues see that it runs inside it.
+            let mut mark = k.mark_call(self.purge_cookie());
+            core::hint::black_box(&mark);
             client.ops.purge(softc);
+            k.unmark_call(&mut mark);
         }
         if closed != Ok(Closing::Now) {
             return;
@@ -468,10 +492,13 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// Wait for the calls inside; on success tear the incarnation down.
     /// `Ok(true)`: this call tore the life down; `Ok(false)`: someone else
     /// did (or it was over already).
+    /// `report` says a give-up on the console (devref's deferred job, which
+    /// waits in slices, does not).
     pub(crate) fn drain_and_teardown(
         &self,
         generation: u64,
         deadline_ns: Option<u64>,
+        report: bool,
     ) -> Result<bool, Errno> {
         let k = &self.k;
         let timeout = deadline_ns.map(|d| d.saturating_sub(k.now_ns()));
@@ -483,11 +510,13 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 return Ok(false)
             }
             Err(LifecycleError::Drain(e)) => {
-                k.log(format_args!(
-                    "{}: destroy gave up with {} call(s) still inside; the device stays closed",
-                    self.name,
-                    e.inside()
-                ));
+                if report {
+                    k.log(format_args!(
+                        "{}: destroy gave up with {} call(s) still inside; the device stays closed",
+                        self.name,
+                        e.inside()
+                    ));
+                }
                 return Err(match e {
                     DrainError::TimedOut { .. } => ETIMEDOUT,
                     DrainError::Interrupted { .. } => EINTR,
@@ -573,6 +602,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             WaitOutcome::Done => 0,
             WaitOutcome::TimedOut => EWOULDBLOCK,
             WaitOutcome::Interrupted => EINTR,
+            // The client's op returns it, and the system call restarts.
+            WaitOutcome::Restart => ERESTART,
         }
     }
 

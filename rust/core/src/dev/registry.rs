@@ -14,6 +14,23 @@ use super::node::{Mode, Node, NodeStats, Perms, Purge};
 use crate::platform::{Platform, WaitOutcome};
 use core::sync::atomic::Ordering::Relaxed;
 
+/// How long devref's deferred destroy waits before it re-queues itself
+/// (destroy_devl polls every hz/10 too): a call that never leaves must not
+/// hold the taskqueue's only thread, and the jobs queued behind it, for ever.
+pub const DEFERRED_SLICE_NS: u64 = 100_000_000;
+
+/// Who asked for a destroy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    /// The client (devref_dev_destroy, its unregister): purges every time,
+    /// reports a give-up.
+    Client,
+    /// devref's deferred job: purges only if it is the one that closes the
+    /// life (it may run after the client's unregister returned), waits in
+    /// slices and re-queues itself quietly.
+    Deferred,
+}
+
 /// Most clients registered at once.
 pub const MAX_CLIENTS: usize = 64;
 /// Most nodes (live devices and tombstones) at once.
@@ -250,7 +267,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 // nobody could open it, and no purge for a never-live node).
                 let generation = node.generation();
                 node.begin_close(generation, Purge::Never);
-                let _ = node.drain_and_teardown(generation, None);
+                let _ = node.drain_and_teardown(generation, None, true);
                 self.forget(&node);
                 k.log(format_args!("{}: make_dev failed: error {}", name, e));
                 return Err(e);
@@ -288,7 +305,19 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         node: &Arc<Node<K, C>>,
         timeout_ns: Option<u64>,
     ) -> Result<(), Errno> {
-        self.destroy_gen(node, node.generation(), timeout_ns, Purge::Always)
+        self.destroy_gen(node, node.generation(), timeout_ns, By::Client)
+    }
+
+    fn defer_destroy(self: &Arc<Self>, node: &Arc<Node<K, C>>, generation: u64) {
+        let me = self.clone();
+        let n = node.clone();
+        self.k.defer(Box::new(move || {
+            match me.destroy_gen(&n, generation, Some(DEFERRED_SLICE_NS), By::Deferred) {
+                // Calls still inside: give the queue's other jobs a turn.
+                Err(ETIMEDOUT) | Err(EINTR) => me.defer_destroy(&n, generation),
+                _ => {}
+            }
+        }));
     }
 
     /// [`Devref::destroy`] of the life `generation` of `node` only: a slow
@@ -298,23 +327,36 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         node: &Arc<Node<K, C>>,
         generation: u64,
         timeout_ns: Option<u64>,
-        purge: Purge,
+        by: By,
     ) -> Result<(), Errno> {
         let k = &self.k;
-        node.begin_close(generation, purge);
-        if k.in_call(node.cookie()) {
-            let me = self.clone();
-            let n = node.clone();
-            k.defer(Box::new(move || {
-                let _ = me.destroy_gen(&n, generation, None, Purge::IfClosedNow);
-            }));
+        if by == By::Client && k.in_call(node.filter_cookie()) {
             k.log(format_args!(
-                "{}: destroy from inside its own call: deferred",
+                "{}: destroy from the client's poll op run as a kqueue filter refused (EDEADLK)",
                 node.name()
+            ));
+            return Err(EDEADLK);
+        }
+        // From inside the client's purge hook: the hook is waking the
+        // sleepers already, and running it again would recurse without end.
+        let in_purge = by == By::Client && k.in_call(node.purge_cookie());
+        let purge = match by {
+            _ if in_purge => Purge::Never,
+            By::Client => Purge::Always,
+            By::Deferred => Purge::IfClosedNow,
+        };
+        node.begin_close(generation, purge);
+        if by == By::Client && (in_purge || k.in_call(node.cookie())) {
+            self.defer_destroy(node, generation);
+            k.log(format_args!(
+                "{}: destroy from inside its own {}: deferred",
+                node.name(),
+                if in_purge { "purge hook" } else { "call" }
             ));
             return Err(EINPROGRESS);
         }
-        let tore_down = node.drain_and_teardown(generation, deadline(k, timeout_ns))?;
+        let tore_down =
+            node.drain_and_teardown(generation, deadline(k, timeout_ns), by == By::Client)?;
         if node.mode() == Mode::Counted {
             if let Some(cdev) = node.take_cdev() {
                 // Our gate is drained: devfs's own count can only hold
@@ -354,7 +396,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         let r = match w {
             WaitOutcome::Done => self.destroy_all_of(client, dl),
             WaitOutcome::TimedOut => Err(ETIMEDOUT),
-            WaitOutcome::Interrupted => Err(EINTR),
+            WaitOutcome::Interrupted | WaitOutcome::Restart => Err(EINTR),
         };
         if let Err(e) = r {
             k.with_lock(&self.reg, |_| client.unregistering.fetch_sub(1, Relaxed));
@@ -402,7 +444,8 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 Some(c) if Arc::ptr_eq(&c, client) => {}
                 _ => continue,
             }
-            if k.in_call(n.cookie()) {
+            if k.in_call(n.cookie()) || k.in_call(n.purge_cookie()) || k.in_call(n.filter_cookie())
+            {
                 k.log(format_args!(
                     "client {}: unregister from inside a call of {} refused",
                     client.id,
@@ -411,7 +454,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 return Err(EDEADLK);
             }
             let left = dl.map(|d| d.saturating_sub(k.now_ns()));
-            if let Err(e) = self.destroy_gen(&n, generation, left, Purge::Always) {
+            if let Err(e) = self.destroy_gen(&n, generation, left, By::Client) {
                 k.log(format_args!(
                     "client {} ({}): unregister failed on {}: error {}; client stays registered",
                     client.id,
@@ -450,6 +493,12 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
             return Err(EBUSY);
         }
         Ok(())
+    }
+
+    /// A MOD_UNLOAD that passed [`Devref::prepare_unload`] failed at a later
+    /// step: take registrations again.
+    pub fn abort_unload(&self) {
+        self.k.with_lock(&self.reg, |r| r.unloading = false);
     }
 
     /// Visit every node (live and tombstones).

@@ -3,7 +3,7 @@
 //! does for a destroyed device.
 
 use core::ffi::{c_char, c_int, c_ulong, c_void};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use devref_core::dev::{dead, missing, Handle, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use devref_sys::kpi::{thread, uio};
@@ -24,10 +24,15 @@ type H = Handle<NodeK>;
 /// A knote was attached to a devref device since load (see module.rs).
 pub static KQUEUE_USED: AtomicBool = AtomicBool::new(false);
 
-/// cdevpriv destructors running now: a close(2) of a destroyed counted
-/// device may still be freeing its handle (and the node) when destroy_dev
-/// has returned, so devref must not unload under it.
-pub static DTORS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+/// Handles published as a file's cdevpriv whose destructor has not finished.
+/// destroy_dev runs the destructors of the files still open, but a close(2)
+/// racing it may have taken its cdevpriv off the list and not yet called
+/// (or not yet left) the destructor when destroy_dev returns, and devfs
+/// holds nothing that destroy_dev_drain would wait for: devref must not
+/// unload while this is nonzero.  Counted from before the cdevpriv is set
+/// to the destructor's last store, so the only devref code that can run
+/// after it reads zero is the destructor's return path.
+pub static LIVE_HANDLES: AtomicUsize = AtomicUsize::new(0);
 
 #[no_mangle]
 pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread) -> c_int {
@@ -36,10 +41,15 @@ pub extern "C" fn devref_rs_open(n: *mut c_void, oflags: c_int, td: *mut thread)
         return dead::OPEN;
     };
     let publish = |h: *mut H| {
+        LIVE_HANDLES.fetch_add(1, Ordering::AcqRel);
         // SAFETY: recording the handle as this file's cdevpriv.
         match unsafe { shim::devref_shim_set_cdevpriv(h.cast()) } {
             0 => Ok(()),
-            e => Err(e),
+            e => {
+                // Not published: devfs will never run its destructor.
+                LIVE_HANDLES.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
         }
     };
     match n.open(oflags, td as usize, publish) {
@@ -172,11 +182,10 @@ pub extern "C" fn devref_rs_handle_node(h: *mut c_void) -> *mut c_void {
 #[no_mangle]
 pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
     if !h.is_null() {
-        DTORS.fetch_add(1, Ordering::AcqRel);
         // SAFETY: devfs runs each file's destructor once.
         unsafe { NodeK::release_handle(h.cast::<H>()) }
         // Last: after this only the return path runs in devref's text.
-        DTORS.fetch_sub(1, Ordering::AcqRel);
+        LIVE_HANDLES.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

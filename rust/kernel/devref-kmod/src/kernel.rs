@@ -52,6 +52,10 @@ impl Drop for Events {
 #[repr(C)]
 pub struct CallMark([u64; 2]);
 
+// The shim marks kqueue filter calls with the core's tag values.
+const _: () = assert!(devref_core::dev::MARK_PURGE == shim::DEVREF_MARK_PURGE as usize);
+const _: () = assert!(devref_core::dev::MARK_FILTER == shim::DEVREF_MARK_FILTER as usize);
+
 extern "C" fn run_deferred(arg: *mut c_void) {
     // SAFETY: arg is the Box<Box<dyn FnOnce>> leaked by `defer`, run once.
     let job = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };

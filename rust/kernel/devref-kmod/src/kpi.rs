@@ -4,12 +4,33 @@
 use alloc::sync::Arc;
 use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr};
 
-use devref_core::dev::{ClientRec, Mode, Perms, EINVAL, ENXIO};
+use devref_core::dev::{ClientRec, Mode, Perms, EDEADLK, EINVAL, ENXIO};
 use devref_sys::kpi::{devref_client, devref_dev, devref_ops, DEVREF_KPI_VERSION};
 use devref_sys::shim;
 
 use crate::ops::RawOps;
 use crate::state::{self, NodeK};
+
+/// The KPI's calling-context rule, checked at run time at every entry: each
+/// may sleep (M_WAITOK, msleep, a sleep mutex, an IPI rendezvous), so none
+/// may be called in a critical section, with a spin lock held, from an
+/// interrupt filter, in an epoch section or from a callout.  A module build
+/// has no KASSERT, MPASS or WITNESS_WARN, even on a debug kernel: without
+/// this a misplaced call would hang or panic somewhere else, later.
+/// Answers EDEADLK and says so on the console.
+fn may_sleep(what: &str) -> Result<(), c_int> {
+    // SAFETY: reads two fields of the current thread.
+    let why = match unsafe { shim::devref_shim_context() } as u32 {
+        shim::DEVREF_CTX_OK => return Ok(()),
+        shim::DEVREF_CTX_CRITICAL => "a critical section, spin lock or interrupt filter",
+        _ => "an epoch section or callout (THREAD_NO_SLEEPING)",
+    };
+    crate::log::line(format_args!(
+        "{}: called from {}, where it may not sleep: refused (EDEADLK)",
+        what, why
+    ));
+    Err(EDEADLK)
+}
 
 /// KPI timeouts: < 0 none, else milliseconds.
 fn timeout_ns(ms: c_int) -> Option<u64> {
@@ -34,6 +55,9 @@ unsafe fn node<'a>(d: *mut devref_dev) -> Option<&'a NodeK> {
 
 #[no_mangle]
 pub extern "C" fn devref_malloc(size: c_ulong, align: c_ulong) -> *mut c_void {
+    if may_sleep("devref_malloc").is_err() {
+        return core::ptr::null_mut();
+    }
     // SAFETY: plain call into malloc(9).
     unsafe { shim::devref_shim_alloc(size, align) }
 }
@@ -42,7 +66,9 @@ pub extern "C" fn devref_malloc(size: c_ulong, align: c_ulong) -> *mut c_void {
 /// `p` came from devref_malloc (or is NULL).
 #[no_mangle]
 pub unsafe extern "C" fn devref_free(p: *mut c_void) {
-    if !p.is_null() {
+    // free(9) may take a zone's sleep mutex: a misplaced free leaks (and
+    // says so) rather than risk the machine.
+    if !p.is_null() && may_sleep("devref_free").is_ok() {
         // SAFETY: per the contract.
         unsafe { shim::devref_shim_free(p) }
     }
@@ -55,6 +81,9 @@ pub unsafe extern "C" fn devref_client_register(
     ops: *const devref_ops,
     clientp: *mut *mut devref_client,
 ) -> c_int {
+    if let Err(e) = may_sleep("devref_client_register") {
+        return e;
+    }
     if ops.is_null() || clientp.is_null() {
         return EINVAL;
     }
@@ -88,6 +117,9 @@ pub unsafe extern "C" fn devref_client_unregister(
     c: *mut devref_client,
     timeout_ms: c_int,
 ) -> c_int {
+    if let Err(e) = may_sleep("devref_client_unregister") {
+        return e;
+    }
     let Some(d) = state::get() else { return ENXIO };
     let Some(rec) = client(&d, c) else {
         return EINVAL;
@@ -118,6 +150,9 @@ pub unsafe extern "C" fn devref_dev_create(
     softc: *mut c_void,
     devp: *mut *mut devref_dev,
 ) -> c_int {
+    if let Err(e) = may_sleep("devref_dev_create") {
+        return e;
+    }
     let Some(d) = state::get() else { return ENXIO };
     let Some(rec) = client(&d, c) else {
         return EINVAL;
@@ -155,6 +190,9 @@ pub unsafe extern "C" fn devref_dev_create(
 /// `dev` came from devref_dev_create and was not freed.
 #[no_mangle]
 pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_int) -> c_int {
+    if let Err(e) = may_sleep("devref_dev_destroy") {
+        return e;
+    }
     let Some(d) = state::get() else { return ENXIO };
     let Some(n) = d.node_arc(dev as usize) else {
         return EINVAL;
@@ -169,6 +207,10 @@ pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_sleep_prepare(dev: *mut devref_dev) -> c_ulong {
+    if may_sleep("devref_sleep_prepare").is_err() {
+        // devref_sleep will refuse too: the ticket does not matter.
+        return 0;
+    }
     // SAFETY: per the contract.
     unsafe { node(dev) }.map_or(0, |n| n.sleep_ticket())
 }
@@ -181,6 +223,9 @@ pub unsafe extern "C" fn devref_sleep(
     ticket: c_ulong,
     timeout_ms: c_int,
 ) -> c_int {
+    if let Err(e) = may_sleep("devref_sleep") {
+        return e;
+    }
     // SAFETY: per the contract.
     let Some(n) = (unsafe { node(dev) }) else {
         return EINVAL;
@@ -192,6 +237,9 @@ pub unsafe extern "C" fn devref_sleep(
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
+    if may_sleep("devref_wakeup").is_err() {
+        return;
+    }
     // SAFETY: per the contract.
     if let Some(n) = unsafe { node(dev) } {
         n.wakeup();
@@ -202,6 +250,9 @@ pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_notify(dev: *mut devref_dev) {
+    if may_sleep("devref_notify").is_err() {
+        return;
+    }
     // SAFETY: per the contract.
     if let Some(n) = unsafe { node(dev) } {
         n.notify();

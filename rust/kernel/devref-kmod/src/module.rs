@@ -58,18 +58,21 @@ pub extern "C" fn devref_rs_unload() -> i32 {
         );
         return EBUSY;
     }
-    let closing = crate::dispatch::DTORS.load(Ordering::Acquire);
-    if closing > 0 {
-        // A close(2) of a destroyed counted device can still be releasing
-        // its handle (destroy_dev does not wait for it): retry shortly.
-        console!(
-            "unload refused: {} file close(s) still running in devref code",
-            closing
-        );
-        return EBUSY;
-    }
     if d.prepare_unload().is_err() {
         // prepare_unload said why on the console.
+        return EBUSY;
+    }
+    // From here on registrations are refused: every refusal below must
+    // reopen them, or devref would stay loaded and useless.
+    let handles = crate::dispatch::LIVE_HANDLES.load(Ordering::Acquire);
+    if handles > 0 {
+        // A close(2) of a destroyed counted device can still be in (or on
+        // its way to) its cdevpriv destructor: retry shortly.
+        d.abort_unload();
+        console!(
+            "unload refused: {} open file(s) not yet released by devfs",
+            handles
+        );
         return EBUSY;
     }
     // Only counted nodes were ever made, and all are destroyed: wait until
@@ -79,6 +82,7 @@ pub extern "C" fn devref_rs_unload() -> i32 {
     // The reports read the registry: remove them, waiting for readers.
     // SAFETY: plain call; Giant is all we hold.
     if unsafe { shim::devref_shim_sysctl_fini() } != 0 {
+        d.abort_unload();
         console!("unload refused: cannot remove kern.devref sysctls");
         return EBUSY;
     }

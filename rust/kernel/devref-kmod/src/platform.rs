@@ -16,6 +16,8 @@ use devref_sys::shim;
 
 const EWOULDBLOCK: c_int = 35;
 const EINTR: c_int = 4;
+/// sys/errno.h (_KERNEL): a signal whose handler has SA_RESTART.
+const ERESTART: c_int = -1;
 
 /// The kernel platform (a token: all state is in the kernel).
 #[derive(Clone, Copy, Debug, Default)]
@@ -193,10 +195,12 @@ unsafe impl Platform for FreeBsd {
             };
             // SAFETY: the mutex is held; msleep drops and retakes it.
             let e = unsafe { shim::devref_shim_sleep(l.mtx.as_ptr(), l.chan(), timeout) };
-            if e == EINTR {
+            if e == EINTR || e == ERESTART {
                 // SAFETY: held again.
                 break if done(unsafe { &mut *l.val.get() }) {
                     WaitOutcome::Done
+                } else if e == ERESTART {
+                    WaitOutcome::Restart
                 } else {
                     WaitOutcome::Interrupted
                 };

@@ -28,6 +28,10 @@ pub enum Error {
     Again,
     /// EINTR
     Interrupted,
+    /// ERESTART (kernel-internal): a signal whose handler has SA_RESTART
+    /// arrived during a sleep.  Return it from the op as it is: the system
+    /// call restarts.
+    Restart,
     /// ETIMEDOUT
     TimedOut,
     /// Any other errno reported by devref.
@@ -51,6 +55,7 @@ impl Error {
             Error::NotTty => 25,
             Error::Again => 35,
             Error::Interrupted => 4,
+            Error::Restart => -1,
             Error::TimedOut => 60,
             Error::Errno(e) => e,
         }
@@ -70,6 +75,7 @@ impl Error {
             25 => Error::NotTty,
             35 => Error::Again,
             4 => Error::Interrupted,
+            -1 => Error::Restart,
             60 => Error::TimedOut,
             e => Error::Errno(e),
         }
