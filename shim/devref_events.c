@@ -26,6 +26,7 @@ struct devref_events {
 	struct selinfo	de_sel;
 	struct mtx	de_mtx;		/* the knlist's lock */
 	struct task	de_knote_task;	/* a KNOTE posted from a filter */
+	struct thread	*de_knote_td;	/* the taskqueue thread running it */
 };
 
 static void
@@ -34,7 +35,13 @@ devref_events_knote_task(void *arg, int pending __unused)
 	struct devref_events *ev;
 
 	ev = arg;
+	/*
+	 * The filters this runs may notify the same device again: that is
+	 * this very pass (see devref_shim_events_wake), not a new one.
+	 */
+	ev->de_knote_td = curthread;
 	KNOTE_UNLOCKED(&ev->de_sel.si_note, 0);
+	ev->de_knote_td = NULL;
 }
 
 struct devref_events *
@@ -55,12 +62,17 @@ devref_shim_events_wake(struct devref_events *ev)
 
 	selwakeup(&ev->de_sel);
 	/*
-	 * A client's poll op is also kqueue's filter, run with this list's
-	 * mutex held: a devref_notify() from there would recurse on it.  Post
-	 * the KNOTE on devref's taskqueue instead; the filter being evaluated
-	 * reports its own answer.
+	 * A client's poll op is also kqueue's filter, run with a knlist mutex
+	 * and the kqueue's mutex held (and marked THREAD_NO_SLEEPING by
+	 * devref_kn_event_live): a KNOTE from there would recurse on them, or
+	 * take another device's list lock in either order.  Post it on
+	 * devref's taskqueue instead, as from any context that may not sleep;
+	 * the filter being evaluated reports its own answer.  A notify from a
+	 * filter that the posted KNOTE itself runs is part of that pass.
 	 */
-	if (mtx_owned(&ev->de_mtx))
+	if (ev->de_knote_td == curthread)
+		return;
+	if (mtx_owned(&ev->de_mtx) || !THREAD_CAN_SLEEP())
 		devref_shim_task_enqueue(&ev->de_knote_task);
 	else
 		KNOTE_UNLOCKED(&ev->de_sel.si_note, 0);
@@ -93,7 +105,13 @@ devref_kn_event_live(struct knote *kn)
 	    DEVREF_MARK_FILTER);
 	int ready;
 
+	/*
+	 * Nothing the client calls from here may sleep or wait: the devref
+	 * KPI refuses what would (EDEADLK), and a notify is posted.
+	 */
+	THREAD_NO_SLEEPING();
 	ready = devref_rs_kn_event(kn->kn_hook, kn->kn_filter);
+	THREAD_SLEEPING_OK();
 	DEVREF_CALL_UNMARK();
 	if (ready < 0) {
 		kn->kn_flags |= EV_EOF;
@@ -182,8 +200,13 @@ void
 devref_shim_events_drain(struct devref_events *ev)
 {
 
-	/* A KNOTE posted from a filter must not run on a freed list. */
-	devref_shim_task_drain(&ev->de_knote_task);
+	/*
+	 * A KNOTE posted from a filter must not run on a freed list.  Cancel
+	 * rather than wait when it is only pending: this may run on devref's
+	 * taskqueue thread itself (a deferred destroy), where a pending task
+	 * behind us would never run.  It cannot be running there then.
+	 */
+	devref_shim_task_cancel_or_drain(&ev->de_knote_task);
 	seldrain(&ev->de_sel);
 	knlist_clear(&ev->de_sel.si_note, 0);
 	knlist_destroy(&ev->de_sel.si_note);

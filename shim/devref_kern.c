@@ -57,12 +57,17 @@ devref_shim_alloc(unsigned long size, unsigned long align)
 	/*
 	 * malloc_aligned(9) is the KPI that promises alignment: it rounds the
 	 * size up to a power of two, whose malloc zone is aligned to it.  Its
-	 * own checks are KASSERTs, absent from a release kernel: make them here,
-	 * and keep the power-of-two rounding from overflowing.
+	 * own checks are KASSERTs, absent from a release kernel: make them
+	 * here.  Above a page plain malloc(9) is aligned to a page already
+	 * (power-of-two zones, then page-aligned large allocations) and
+	 * rounding would waste up to half.  An M_WAITOK request the kernel
+	 * cannot satisfy sleeps for ever: refuse sizes past DEVREF_ALLOC_MAX.
 	 */
 	if (align == 0 || !powerof2(align) || align > PAGE_SIZE ||
-	    size > (ULONG_MAX >> 1))
+	    size > DEVREF_ALLOC_MAX)
 		return (NULL);
+	if (size > PAGE_SIZE)
+		return (malloc(size, M_DEVREF, M_WAITOK | M_ZERO));
 	return (malloc_aligned(MAX(size, 1), align, M_DEVREF,
 	    M_WAITOK | M_ZERO));
 }
@@ -288,9 +293,16 @@ devref_shim_context(void)
 	/* Spin locks and interrupt filters run in critical sections too. */
 	if (td->td_critnest != 0)
 		return (DEVREF_CTX_CRITICAL);
-	/* Epoch sections, callouts, THREAD_NO_SLEEPING() regions. */
+	/*
+	 * Interrupt threads, callouts, epoch sections, rmlock read sections,
+	 * devref's own kqueue filters: THREAD_NO_SLEEPING().  They may take
+	 * sleep mutexes, not sleep.
+	 */
 	if (!THREAD_CAN_SLEEP())
 		return (DEVREF_CTX_NO_SLEEPING);
+	/* Counted on every kernel, unlike td_locks (INVARIANTS only). */
+	if (td->td_rw_rlocks != 0)
+		return (DEVREF_CTX_RW_RLOCKED);
 	return (DEVREF_CTX_OK);
 }
 
@@ -343,10 +355,11 @@ devref_shim_task_enqueue(struct task *task)
 }
 
 void
-devref_shim_task_drain(struct task *task)
+devref_shim_task_cancel_or_drain(struct task *task)
 {
 
-	taskqueue_drain(devref_taskq, task);
+	if (taskqueue_cancel(devref_taskq, task, NULL) != 0)
+		taskqueue_drain(devref_taskq, task);
 }
 
 void

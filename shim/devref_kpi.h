@@ -13,11 +13,14 @@
  *  - Every op runs with the device's gate held by devref: the client's text
  *    cannot go away under it.  An op must not call devref_dev_destroy() or
  *    devref_client_unregister() on its own device inline (devref defers it).
- *  - Every function here may sleep: none may be called in a critical
- *    section, with a spin lock held, from an interrupt filter, an epoch
- *    section or a callout.  devref checks this at run time (a module build
- *    has no KASSERT or WITNESS): EDEADLK, NULL or nothing, and a console
- *    line.
+ *  - Context, checked at run time (a module build has no KASSERT or
+ *    WITNESS): devref_wakeup, devref_notify, devref_sleep_prepare and
+ *    devref_free take sleep mutexes only and may be called anywhere but in
+ *    a critical section (spin lock, interrupt filter); every other
+ *    function may sleep and also refuses interrupt threads, callouts,
+ *    epoch sections, an rwlock held for read, and dro_poll run as a kqueue
+ *    filter.  A refused call answers EDEADLK (NULL, or nothing) and says
+ *    so on the console, at most once a second.
  *  - An op that blocks sleeps with devref_sleep(), which returns ENXIO as
  *    soon as the device starts to close.  Any other sleep must be woken by
  *    the client's purge hook.
@@ -57,13 +60,13 @@ struct uio;
  * softc is the pointer given to devref_dev_create(); priv is what dro_open
  * stored for this open file.
  *
- * dro_poll is also kqueue's filter: it is called with the device's knlist
- * mutex held, from kevent(2) and from devref_notify().  It must not sleep
- * and must not take a lock that is held around a call to devref_notify()
- * or devref_dev_destroy() (lock order reversal against kevent).  It may
- * call devref_notify() (devref posts the KNOTE to a taskqueue);
- * devref_dev_destroy() and devref_client_unregister() called from the
- * filter answer EDEADLK.
+ * dro_poll is also kqueue's filter: it is then called with the device's
+ * knlist mutex and the kqueue's mutex held, from kevent(2) and from
+ * devref_notify(), as a section that may not sleep.  It must not take a
+ * lock that is held around a call to devref_notify() or
+ * devref_dev_destroy() (lock order reversal against kevent).  It may call
+ * devref_notify(), for any device (devref posts that KNOTE to a
+ * taskqueue), and devref_wakeup(); what may sleep answers EDEADLK.
  *
  * mmap(2) of a devref device fails (EINVAL) until devref has its managed
  * pager.
@@ -129,9 +132,9 @@ int	devref_dev_create(struct devref_client *client, const char *name,
 int	devref_dev_destroy(struct devref_dev *dev, int timeout_ms);
 
 /*
- * malloc_aligned(9) for clients without C of their own (M_WAITOK | M_ZERO);
- * align a power of two up to a page.  NULL only for a bad align, a size
- * over half the address space, or a call where the thread may not sleep.
+ * malloc(9) for clients without C of their own (M_WAITOK | M_ZERO), aligned
+ * to align (a power of two up to a page).  NULL only for a bad align, a
+ * size over 256 MiB, or a call where the thread may not sleep.
  */
 void	*devref_malloc(unsigned long size, unsigned long align);
 void	devref_free(void *p);
@@ -143,7 +146,8 @@ void	devref_free(void *p);
  * the check and the sleep is never lost), the timeout, a signal, or the
  * device starting to close.  Returns 0, EWOULDBLOCK (timeout), EINTR,
  * ERESTART (a signal whose handler has SA_RESTART: return it from the op as
- * it is, and the system call restarts), or ENXIO (the device is being
+ * it is; read, write and ioctl restart, and devfs turns it into EINTR for
+ * open), or ENXIO (the device is being
  * destroyed: return to the caller at once).
  * timeout_ms < 0 waits without a timeout.
  */

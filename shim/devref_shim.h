@@ -28,9 +28,10 @@ struct devref_lock;
 
 /*
  * Memory (malloc_aligned(9), M_DEVREF, M_WAITOK | M_ZERO): NULL only for bad
- * arguments (align 0, not a power of two, over a page; size over half the
- * address space).
+ * arguments (align 0, not a power of two, over a page; size over
+ * DEVREF_ALLOC_MAX).
  */
+#define	DEVREF_ALLOC_MAX	(256UL << 20)	/* devref_malloc's limit */
 void	*devref_shim_alloc(unsigned long size, unsigned long align);
 void	 devref_shim_free(void *p);
 
@@ -92,7 +93,8 @@ int	 devref_shim_in_call(const void *node);
  */
 #define	DEVREF_CTX_OK		0
 #define	DEVREF_CTX_CRITICAL	1	/* critical section, spin lock, filter */
-#define	DEVREF_CTX_NO_SLEEPING	2	/* epoch section, callout */
+#define	DEVREF_CTX_NO_SLEEPING	2	/* ithread, callout, epoch, filter */
+#define	DEVREF_CTX_RW_RLOCKED	3	/* an rwlock held for read */
 int	 devref_shim_context(void);
 
 /*
@@ -107,7 +109,7 @@ void	 devref_shim_defer(void (*fn)(void *), void *arg);
 /* C only: a task of the shim's own on devref's taskqueue. */
 struct task;
 void	 devref_shim_task_enqueue(struct task *task);
-void	 devref_shim_task_drain(struct task *task);
+void	 devref_shim_task_cancel_or_drain(struct task *task);
 
 /* A device's poll and kqueue waiters: a selinfo and its knlist. */
 struct devref_events *devref_shim_events_new(void);

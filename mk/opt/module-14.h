@@ -8,8 +8,9 @@
  *   trees without the $FreeBSD$ tag, e.g. MidnightBSD/src 97e31458c5, which
  *   still has NEW_PCIB in KERN_OPTS.amd64 as 14.x does).
  *
- * NOT VERIFIED: whether releng/14.x config.mk has the DEFAULTS awk line.
- * No stored stable/14 copy of sys/conf/config.mk was found.  Every copy seen
+ * The DEFAULTS awk line: absent from sobomax/freebsd14_vendor 0f7ff34
+ * sys/conf/config.mk, a 14-era tree (NEW_PCIB, MK_BHYVE_SNAPSHOT), found by
+ * the review; not checked against the releng/14.x tag itself.  Every copy seen
  * that still lists NEW_PCIB (rscheff/freebsd-src ea4f8f14a7, MidnightBSD)
  * lacks it; every copy that has it (HalfBSD, emaste, CheriBSD) is newer main.
  * If it were present, 14.x DEFAULTS (GEOM_PART_* dropped, CC_CUBIC,

@@ -11,25 +11,71 @@ use devref_sys::shim;
 use crate::ops::RawOps;
 use crate::state::{self, NodeK};
 
-/// The KPI's calling-context rule, checked at run time at every entry: each
-/// may sleep (M_WAITOK, msleep, a sleep mutex, an IPI rendezvous), so none
-/// may be called in a critical section, with a spin lock held, from an
-/// interrupt filter, in an epoch section or from a callout.  A module build
-/// has no KASSERT, MPASS or WITNESS_WARN, even on a debug kernel: without
-/// this a misplaced call would hang or panic somewhere else, later.
-/// Answers EDEADLK and says so on the console.
-fn may_sleep(what: &str) -> Result<(), c_int> {
-    // SAFETY: reads two fields of the current thread.
+/// The KPI's calling-context rules, checked at run time at every entry: a
+/// module build has no KASSERT, MPASS or WITNESS_WARN, even on a debug
+/// kernel, so without this a misplaced call would hang or panic somewhere
+/// else, later.  Entries that may sleep (M_WAITOK, msleep, an IPI
+/// rendezvous) refuse every context that may not; entries that only take
+/// sleep mutexes (wakeup, notify, free) refuse only critical sections
+/// (spin locks, interrupt filters): they are legal, and needed, in
+/// interrupt threads, callouts and epoch sections.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// The entry may sleep.
+    Sleep,
+    /// The entry takes sleep mutexes only.
+    Mutex,
+}
+
+fn context_ok(what: &str, needs: Needs) -> Result<(), c_int> {
+    // SAFETY: reads three fields of the current thread.
     let why = match unsafe { shim::devref_shim_context() } as u32 {
         shim::DEVREF_CTX_OK => return Ok(()),
         shim::DEVREF_CTX_CRITICAL => "a critical section, spin lock or interrupt filter",
-        _ => "an epoch section or callout (THREAD_NO_SLEEPING)",
+        _ if needs == Needs::Mutex => return Ok(()),
+        shim::DEVREF_CTX_RW_RLOCKED => "a thread holding an rwlock for read",
+        _ => "an interrupt thread, callout, epoch section or kqueue filter",
     };
-    crate::log::line(format_args!(
-        "{}: called from {}, where it may not sleep: refused (EDEADLK)",
-        what, why
-    ));
+    if log_allowed() {
+        crate::log::line(format_args!(
+            "{}: called from {}, where it may not {}: refused",
+            what,
+            why,
+            if needs == Needs::Sleep {
+                "sleep"
+            } else {
+                "take a sleep mutex"
+            }
+        ));
+    }
     Err(EDEADLK)
+}
+
+fn may_sleep(what: &str) -> Result<(), c_int> {
+    context_ok(what, Needs::Sleep)
+}
+
+fn may_lock(what: &str) -> Result<(), c_int> {
+    context_ok(what, Needs::Mutex)
+}
+
+/// At most one refusal line a second (a misplaced call may sit in a hot
+/// path): ppsratecheck's idea, on the uptime clock.
+fn log_allowed() -> bool {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // SAFETY: plain query.
+    let now = unsafe { shim::devref_shim_uptime_ns() };
+    let next = NEXT.load(Ordering::Relaxed);
+    now >= next
+        && NEXT
+            .compare_exchange(
+                next,
+                now.saturating_add(1_000_000_000),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
 }
 
 /// KPI timeouts: < 0 none, else milliseconds.
@@ -68,7 +114,7 @@ pub extern "C" fn devref_malloc(size: c_ulong, align: c_ulong) -> *mut c_void {
 pub unsafe extern "C" fn devref_free(p: *mut c_void) {
     // free(9) may take a zone's sleep mutex: a misplaced free leaks (and
     // says so) rather than risk the machine.
-    if !p.is_null() && may_sleep("devref_free").is_ok() {
+    if !p.is_null() && may_lock("devref_free").is_ok() {
         // SAFETY: per the contract.
         unsafe { shim::devref_shim_free(p) }
     }
@@ -207,7 +253,7 @@ pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_sleep_prepare(dev: *mut devref_dev) -> c_ulong {
-    if may_sleep("devref_sleep_prepare").is_err() {
+    if may_lock("devref_sleep_prepare").is_err() {
         // devref_sleep will refuse too: the ticket does not matter.
         return 0;
     }
@@ -237,7 +283,7 @@ pub unsafe extern "C" fn devref_sleep(
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
-    if may_sleep("devref_wakeup").is_err() {
+    if may_lock("devref_wakeup").is_err() {
         return;
     }
     // SAFETY: per the contract.
@@ -250,7 +296,7 @@ pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
 /// `dev` is a live device of the calling client.
 #[no_mangle]
 pub unsafe extern "C" fn devref_notify(dev: *mut devref_dev) {
-    if may_sleep("devref_notify").is_err() {
+    if may_lock("devref_notify").is_err() {
         return;
     }
     // SAFETY: per the contract.
