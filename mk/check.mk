@@ -26,11 +26,18 @@ KBI_REQUIRE	 = --require 'cpuset_t' \
 		   --require 'moduledata_t' --require 'struct mod_metadata' \
 		   --require 'struct sysinit'
 
+# Text size bounds (issue: devref.ko <= 64 KiB, devring.ko <= 32 KiB): the
+# Rust halves are linked with LTO, so only what a module reaches is there.
+DEVREF_MAX_TEXT	 = 65536
+DEVRING_MAX_TEXT = 32768
+
 check: all $(KLDCHECK) $(KPI_DECLS) kpi-exports-check kbi-check kbi-negative-check
 	$(KLDCHECK) --kpi-decls $(KPI_DECLS) --exports mk/devref.exports \
+	    --max-text $(DEVREF_MAX_TEXT) $(DEVREF_HOT_PATH) \
 	    --kernel-release $(KERNEL_RELEASE) --expect-module devref \
 	    $(BUILD)/devref.ko
 	$(KLDCHECK) --kpi-decls $(KPI_DECLS) --dep $(BUILD)/devref.ko \
+	    --max-text $(DEVRING_MAX_TEXT) \
 	    --kernel-release $(KERNEL_RELEASE) --expect-module devring \
 	    --expect-depend devref $(BUILD)/devring.ko
 

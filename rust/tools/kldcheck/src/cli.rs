@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: kldcheck [--kpi-decls FILE] [--exports FILE] [--dep OTHER.ko]... [--kernel-release N]
-                [--expect-module NAME]... [--expect-depend NAME]... MODULE.ko...
+                [--expect-module NAME]... [--expect-depend NAME]...
+                [--max-text BYTES] [--hot-path SYMBOL]... [--hot-path-max N] MODULE.ko...
 
 Checks FreeBSD amd64 kernel modules for what makes kldload fail or the
 kernel misbehave: file type, linker sets, relocation types, FPU/SIMD
@@ -20,6 +21,10 @@ inconsistent module metadata.  Exit status 0 only when nothing fails.
   --kernel-release N    __FreeBSD_version the module must load on (e.g. 1500068)
   --expect-module NAME  an MDT_MODULE record NAME must exist
   --expect-depend NAME  an MDT_DEPEND record on NAME must exist
+  --max-text BYTES      executable sections may total at most BYTES
+  --hot-path SYMBOL     SYMBOL's fast path (shortest path to ret) must have no
+                        call, no locked instruction and one %gs-relative add
+  --hot-path-max N      ... and at most N instructions
 
 usage: kldcheck kbi --module OBJ.o... --kernel OBJ.o... [--kernel-label NAME]
                 [--require TYPE]...
@@ -43,6 +48,9 @@ pub struct Options {
     pub kernel_release: Option<i32>,
     pub expect_modules: Vec<String>,
     pub expect_depends: Vec<String>,
+    pub max_text: Option<u64>,
+    pub hot_paths: Vec<String>,
+    pub hot_path_max: Option<usize>,
     pub modules: Vec<PathBuf>,
 }
 
@@ -104,6 +112,21 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "--expect-module" => options.expect_modules.push(value()?),
             "--expect-depend" => options.expect_depends.push(value()?),
+            "--max-text" => {
+                let text = value()?;
+                let n = text
+                    .parse()
+                    .map_err(|_| format!("--max-text: `{text}` is not a number"))?;
+                options.max_text = Some(n);
+            }
+            "--hot-path" => options.hot_paths.push(value()?),
+            "--hot-path-max" => {
+                let text = value()?;
+                let n = text
+                    .parse()
+                    .map_err(|_| format!("--hot-path-max: `{text}` is not a number"))?;
+                options.hot_path_max = Some(n);
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }

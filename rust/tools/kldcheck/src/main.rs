@@ -26,9 +26,11 @@ mod c_tokens;
 mod check_exports;
 mod check_fpu;
 mod check_header;
+mod check_hot_path;
 mod check_metadata;
 mod check_relocations;
 mod check_sections;
+mod check_sizes;
 mod check_undefined;
 mod cli;
 mod debug_only;
@@ -66,6 +68,9 @@ struct Context {
     intended_exports: BTreeSet<String>,
     dep_exports: BTreeSet<String>,
     expectations: Expectations,
+    max_text: Option<u64>,
+    hot_paths: Vec<String>,
+    hot_path_max: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +146,9 @@ fn load_context(options: &Options) -> Result<Context, String> {
             modules: options.expect_modules.clone(),
             depends: options.expect_depends.clone(),
         },
+        max_text: options.max_text,
+        hot_paths: options.hot_paths.clone(),
+        hot_path_max: options.hot_path_max,
     })
 }
 
@@ -171,4 +179,6 @@ fn check_module(data: &[u8], context: &Context, report: &mut Report) {
     check_undefined::check(&module, &resolvers, report);
     check_exports::check(&module, &context.intended_exports, report);
     check_metadata::check(&module, &context.expectations, report);
+    check_sizes::check(&module, context.max_text, report);
+    check_hot_path::check(&module, &context.hot_paths, context.hot_path_max, report);
 }

@@ -1,0 +1,273 @@
+//! Check 9: the gate's fast path, as linked into the module, is what the
+//! design says it is — no call, no locked instruction, one per-CPU add.
+//!
+//! devref.ko keeps two probe functions (`devref_gate_probe_enter`,
+//! `devref_gate_probe_leave`) that run exactly the kernel gate's enter and
+//! leave, the same generic code every cdevsw entry inlines.  Each named
+//! `--hot-path SYMBOL` is decoded from its symbol's start to its size into
+//! a control-flow graph, and its *fast path* is the shortest path from the
+//! entry to a `ret` that goes through no `call`, no `lock`-prefixed (or
+//! implicitly locked) instruction and no jump out of the function (a tail
+//! call).  The slow paths (closing: the lock, a wakeup) may call; the fast
+//! path may not.  A function with no such path — say, one that calls
+//! critical_enter on every path — is a violation, and so is a fast path
+//! without exactly one %gs-relative read-modify-write (the per-CPU count)
+//! or longer than `--hot-path-max` instructions.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use iced_x86::{
+    Decoder, DecoderOptions, FlowControl, Formatter, GasFormatter, Instruction, Mnemonic, OpKind,
+    Register,
+};
+use object::{Object, ObjectSection, ObjectSymbol};
+
+use crate::module_file::ModuleFile;
+use crate::report::Report;
+
+const CHECK: &str = "hot-path";
+
+/// The fast path of one function: its instructions, formatted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HotPath {
+    /// Instructions in the whole function.
+    pub total: usize,
+    /// The shortest call-free, lock-free path from entry to a ret, if any.
+    pub fast: Option<Vec<String>>,
+    /// %gs-relative read-modify-writes on that path.
+    pub gs_rmw: usize,
+    pub undecodable: bool,
+}
+
+fn is_locked(insn: &Instruction) -> bool {
+    insn.has_lock_prefix()
+        || (insn.mnemonic() == Mnemonic::Xchg
+            && (insn.op0_kind() == OpKind::Memory || insn.op1_kind() == OpKind::Memory))
+}
+
+fn is_gs_rmw(insn: &Instruction) -> bool {
+    insn.segment_prefix() == Register::GS
+        && insn.op0_kind() == OpKind::Memory
+        && matches!(
+            insn.mnemonic(),
+            Mnemonic::Add | Mnemonic::Sub | Mnemonic::Inc | Mnemonic::Dec
+        )
+}
+
+pub fn analyse(code: &[u8]) -> HotPath {
+    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+    let mut insns: BTreeMap<u64, Instruction> = BTreeMap::new();
+    let mut hp = HotPath::default();
+    while decoder.can_decode() {
+        let insn = decoder.decode();
+        if insn.is_invalid() {
+            hp.undecodable = true;
+            return hp;
+        }
+        insns.insert(insn.ip(), insn);
+    }
+    hp.total = insns.len();
+    let end = code.len() as u64;
+    // Breadth-first from the entry: the first ret reached is the end of the
+    // shortest path.
+    let mut prev: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut queue = VecDeque::from([0u64]);
+    prev.insert(0, u64::MAX);
+    let mut found = None;
+    while let Some(ip) = queue.pop_front() {
+        let Some(insn) = insns.get(&ip) else { continue };
+        if is_locked(insn) {
+            continue;
+        }
+        let mut next = Vec::new();
+        match insn.flow_control() {
+            FlowControl::Return => {
+                found = Some(ip);
+                break;
+            }
+            FlowControl::Call | FlowControl::IndirectCall | FlowControl::IndirectBranch => {}
+            FlowControl::UnconditionalBranch => {
+                let t = insn.near_branch_target();
+                if t < end {
+                    next.push(t);
+                }
+            }
+            FlowControl::ConditionalBranch => {
+                next.push(insn.next_ip());
+                let t = insn.near_branch_target();
+                if t < end {
+                    next.push(t);
+                }
+            }
+            FlowControl::Next => next.push(insn.next_ip()),
+            _ => {}
+        }
+        for n in next {
+            if let std::collections::btree_map::Entry::Vacant(e) = prev.entry(n) {
+                e.insert(ip);
+                queue.push_back(n);
+            }
+        }
+    }
+    let Some(mut ip) = found else { return hp };
+    let mut formatter = GasFormatter::new();
+    formatter.options_mut().set_rip_relative_addresses(true);
+    let mut path = Vec::new();
+    loop {
+        let insn = insns[&ip];
+        if is_gs_rmw(&insn) {
+            hp.gs_rmw += 1;
+        }
+        let mut text = String::new();
+        formatter.format(&insn, &mut text);
+        path.push(format!("+{ip:#x}: {text}"));
+        match prev.get(&ip) {
+            Some(&p) if p != u64::MAX => ip = p,
+            _ => break,
+        }
+    }
+    path.reverse();
+    hp.fast = Some(path);
+    hp
+}
+
+fn symbol_code<'a>(module: &ModuleFile<'a>, name: &str) -> Result<&'a [u8], String> {
+    let sym = module
+        .elf
+        .symbols()
+        .find(|s| s.name() == Ok(name) && s.is_definition())
+        .ok_or_else(|| format!("{name}: no such function in the module"))?;
+    let index = sym
+        .section_index()
+        .ok_or_else(|| format!("{name}: not in a section"))?;
+    let section = module
+        .elf
+        .section_by_index(index)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let data = section.data().map_err(|e| format!("{name}: {e}"))?;
+    let start = usize::try_from(sym.address()).map_err(|_| format!("{name}: bad address"))?;
+    let len = usize::try_from(sym.size()).map_err(|_| format!("{name}: bad size"))?;
+    if len == 0 {
+        return Err(format!("{name}: symbol has no size"));
+    }
+    data.get(start..start.saturating_add(len))
+        .ok_or_else(|| format!("{name}: extends past its section"))
+}
+
+pub fn check(module: &ModuleFile<'_>, symbols: &[String], max: Option<usize>, report: &mut Report) {
+    for name in symbols {
+        let code = match symbol_code(module, name) {
+            Ok(code) => code,
+            Err(e) => {
+                report.fail(CHECK, e);
+                continue;
+            }
+        };
+        let hp = analyse(code);
+        let Some(fast) = &hp.fast else {
+            report.fail(
+                CHECK,
+                format!(
+                    "{name}: no path from entry to return without a call, a locked instruction \
+                     or a tail jump{}",
+                    if hp.undecodable {
+                        " (bytes that do not decode)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            continue;
+        };
+        report.info(
+            CHECK,
+            format!(
+                "{name}: fast path {} of {} instructions: {}",
+                fast.len(),
+                hp.total,
+                fast.join("; ")
+            ),
+        );
+        let mut bad = Vec::new();
+        if hp.gs_rmw != 1 {
+            bad.push(format!(
+                "{name}: {} %gs-relative read-modify-writes on the fast path, not 1",
+                hp.gs_rmw
+            ));
+        }
+        if let Some(max) = max {
+            if fast.len() > max {
+                bad.push(format!(
+                    "{name}: fast path of {} instructions, over the bound of {max}",
+                    fast.len()
+                ));
+            }
+        }
+        if bad.is_empty() {
+            report.ok(
+                CHECK,
+                format!(
+                    "{name}: {} instructions, one per-CPU add, no call, no locked instruction",
+                    fast.len()
+                ),
+            );
+        } else {
+            report.fail_all(CHECK, &bad);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gs_add_and_a_ret_pass() {
+        // addq $1, %gs:(%rdi); ret
+        let hp = analyse(&[0x65, 0x48, 0x83, 0x07, 0x01, 0xc3]);
+        assert_eq!(hp.fast.as_ref().map(Vec::len), Some(2), "{hp:?}");
+        assert_eq!(hp.gs_rmw, 1);
+    }
+
+    #[test]
+    fn a_call_on_every_path_leaves_no_fast_path() {
+        // call rel32 0; addq $1, %gs:(%rdi); ret
+        let hp = analyse(&[0xe8, 0, 0, 0, 0, 0x65, 0x48, 0x83, 0x07, 0x01, 0xc3]);
+        assert_eq!(hp.fast, None, "{hp:?}");
+    }
+
+    #[test]
+    fn a_locked_add_leaves_no_fast_path() {
+        // lock addq $1, (%rdi); ret
+        let hp = analyse(&[0xf0, 0x48, 0x83, 0x07, 0x01, 0xc3]);
+        assert_eq!(hp.fast, None, "{hp:?}");
+        // xchg %rax, (%rdi); ret: implicitly locked
+        assert_eq!(analyse(&[0x48, 0x87, 0x07, 0xc3]).fast, None);
+    }
+
+    #[test]
+    fn a_call_on_the_slow_branch_only_is_fine() {
+        // addq $1, %gs:(%rdi); testb $1, (%rsi); jne +1; ret; call rel32 0; ret
+        let code = [
+            0x65, 0x48, 0x83, 0x07, 0x01, // add
+            0xf6, 0x06, 0x01, // testb $1, (%rsi)
+            0x75, 0x01, // jne over the ret
+            0xc3, // ret
+            0xe8, 0, 0, 0, 0, // call
+            0xc3,
+        ];
+        let hp = analyse(&code);
+        assert_eq!(hp.fast.as_ref().map(Vec::len), Some(4), "{hp:?}");
+        assert_eq!(hp.gs_rmw, 1);
+    }
+
+    #[test]
+    fn a_load_and_store_count_is_not_a_gs_rmw() {
+        // movq %gs:(%rdi), %rax; incq %rax; movq %rax, %gs:(%rdi); ret
+        let code = [
+            0x65, 0x48, 0x8b, 0x07, 0x48, 0xff, 0xc0, 0x65, 0x48, 0x89, 0x07, 0xc3,
+        ];
+        let hp = analyse(&code);
+        assert_eq!(hp.gs_rmw, 0, "{hp:?}");
+    }
+}
