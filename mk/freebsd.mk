@@ -54,7 +54,8 @@ KERN_CFLAGS	 = --target=x86_64-unknown-freebsd$(FREEBSD_MAJOR).0 \
 
 # A module: KLD_MODULE and the module build's opt_global.h.  -g: the KBI
 # check reads the objects' DWARF; the link strips it.
-KMOD_CFLAGS	 = $(KERN_CFLAGS) -DKLD_MODULE -include $(OPT_GLOBAL_H) -g
+KMOD_CFLAGS	 = $(KERN_CFLAGS) -DKLD_MODULE -include $(OPT_GLOBAL_H) -g \
+		   $(EXTRA_KMOD_CFLAGS)
 
 # The kernel's own view of the same headers: no KLD_MODULE, GENERIC's
 # options.  GENOFFSET: sys/kpilite.h wants the generated offset.inc
