@@ -12,5 +12,6 @@ extern crate alloc;
 pub mod dev;
 pub mod gate;
 pub mod lifecycle;
+pub mod pager;
 pub mod platform;
 pub mod sync;

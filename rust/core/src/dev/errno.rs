@@ -7,6 +7,7 @@ pub const EINTR: Errno = 4;
 pub const EIO: Errno = 5;
 pub const ENXIO: Errno = 6;
 pub const ENOMEM: Errno = 12;
+pub const EACCES: Errno = 13;
 pub const EBUSY: Errno = 16;
 pub const EEXIST: Errno = 17;
 pub const ENODEV: Errno = 19;
