@@ -1,7 +1,8 @@
 # devref: the native FreeBSD build.  FreeBSD's make reads this file; GNU
 # make reads GNUmakefile (the Linux cross build) and never sees it.
 #
-#   make              build mk/kmod/devref/devref.ko and mk/kmod/devring/devring.ko
+#   make              build mk/kmod/devref/devref.ko, mk/kmod/devring/devring.ko
+#                     and mk/kmod/devecho/devecho.ko
 #                     (in the obj directories if `make obj' was run first)
 #   make install      install both into /boot/modules (KMODDIR)
 #   make test         run the Kyua suite (tests/run-kyua.sh; as root in a
@@ -13,7 +14,7 @@
 # Requirements and knobs: mk/freebsd-native.mk and vagrant/README.md.  vagrant/
 # provisions a FreeBSD 15.0 VM that has them.
 
-SUBDIR=		mk/kmod/devref mk/kmod/devring
+SUBDIR=		mk/kmod/devref mk/kmod/devring mk/kmod/devecho
 # devring.ko links against nothing of devref.ko's at build time, but a
 # parallel build would run two cargo builds on one target directory.
 SUBDIR_DEPEND_mk/kmod/devring= mk/kmod/devref

@@ -30,6 +30,7 @@ KBI_REQUIRE	 = --require 'cpuset_t' \
 # Rust halves are linked with LTO, so only what a module reaches is there.
 DEVREF_MAX_TEXT	 = 65536
 DEVRING_MAX_TEXT = 32768
+DEVECHO_MAX_TEXT = 8192
 
 check: all $(KLDCHECK) $(KPI_DECLS) kpi-exports-check kbi-check kbi-negative-check
 	$(KLDCHECK) --kpi-decls $(KPI_DECLS) --exports mk/devref.exports \
@@ -40,6 +41,10 @@ check: all $(KLDCHECK) $(KPI_DECLS) kpi-exports-check kbi-check kbi-negative-che
 	    --max-text $(DEVRING_MAX_TEXT) \
 	    --kernel-release $(KERNEL_RELEASE) --expect-module devring \
 	    --expect-depend devref $(BUILD)/devring.ko
+	$(KLDCHECK) --kpi-decls $(KPI_DECLS) --dep $(BUILD)/devref.ko \
+	    --max-text $(DEVECHO_MAX_TEXT) \
+	    --kernel-release $(KERNEL_RELEASE) --expect-module devecho \
+	    --expect-depend devref $(BUILD)/devecho.ko
 
 # The export list and the KPI header must name the same functions.
 kpi-exports-check:

@@ -44,6 +44,14 @@
 /* Ordinary cdev, devfs's si_threadcount (plus devref's gate). */
 #define	DEVREF_MODE_COUNTED	1
 
+/*
+ * In dro_read/dro_write's ioflag: the file is non-blocking (O_NONBLOCK).
+ * The value of the kernel's IO_NDELAY, from sys/vnode.h, which a module
+ * built outside a kernel tree cannot include (it wants the generated
+ * vnode_if.h); a host test compares the two.
+ */
+#define	DEVREF_IO_NDELAY	0x0004
+
 /* Longest device name, with the NUL. */
 #define	DEVREF_NAMELEN		64
 
