@@ -42,3 +42,11 @@ lint:
 	    $(HOST_CARGO) clippy --quiet --workspace --release -- -D warnings
 
 .PHONY: lint
+
+# The long fuzz run of the ring rules (10^5 cases of up to 64 user steps,
+# over 10^6 syncs; make test runs the default 3000 cases).
+fuzz:
+	cd rust && DEVRING_FUZZ_CASES=100000 $(HOST_CARGO) test --release \
+	    -p devring-rings --test pipe_host
+
+.PHONY: fuzz

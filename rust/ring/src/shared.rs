@@ -1,0 +1,63 @@
+//! The ring as it sits in shared memory: what user space sees and writes.
+//!
+//! Every field is an atomic: user space may write any of them at any time,
+//! and the kernel reads each exactly once per use (a relaxed load: a plain
+//! `mov` on x86).  The layout is the ABI of `devring_ioctl.h`.
+
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+/// A ring's header, at the start of its shared area.
+#[repr(C)]
+#[derive(Default)]
+pub struct RingHeader {
+    /// First slot user space owns.
+    pub head: AtomicU32,
+    /// Where user space wants to be woken (poll), in `[head, tail]`.
+    pub cur: AtomicU32,
+    /// First slot the kernel owns.
+    pub tail: AtomicU32,
+    /// Slots in the ring (informational: the kernel keeps its own).
+    pub num_slots: AtomicU32,
+    /// Bytes per buffer (informational).
+    pub buf_size: AtomicU32,
+    /// Which ring this is (0 TX, 1 RX; informational).
+    pub dir: AtomicU32,
+    pub pad: [AtomicU32; 2],
+}
+
+/// One slot: a buffer index and the length of its data.
+#[repr(C)]
+#[derive(Default)]
+pub struct Slot {
+    pub buf_idx: AtomicU32,
+    pub len: AtomicU32,
+}
+
+const _: () = assert!(core::mem::size_of::<RingHeader>() == 32);
+const _: () = assert!(core::mem::size_of::<Slot>() == 8);
+
+/// A ring in shared memory: its header and its slots.
+#[derive(Clone, Copy)]
+pub struct RingRef<'a> {
+    pub hdr: &'a RingHeader,
+    pub slots: &'a [Slot],
+}
+
+impl<'a> RingRef<'a> {
+    pub fn new(hdr: &'a RingHeader, slots: &'a [Slot]) -> Self {
+        RingRef { hdr, slots }
+    }
+
+    /// The slot at a kernel-checked index, if any (`None` only if the
+    /// slot array is shorter than the kernel thinks: a bug, not user input).
+    pub fn slot(&self, i: u32) -> Option<&'a Slot> {
+        self.slots.get(usize::try_from(i).ok()?)
+    }
+
+    /// Write the kernel's view of the indices (a reset, or after a sync).
+    pub fn publish(&self, head: u32, cur: u32, tail: u32) {
+        self.hdr.head.store(head, Relaxed);
+        self.hdr.cur.store(cur, Relaxed);
+        self.hdr.tail.store(tail, Relaxed);
+    }
+}
