@@ -1,28 +1,29 @@
 //! The gate: call-granularity unload safety with per-slot counts.
 //!
-//! A [`Gate`] counts the calls inside a device.  While it is open, entering
-//! and leaving touch only the current slot (a CPU in the kernel): a flag, a
-//! compiler fence, a load of the shared closing flag (read-mostly, so it
-//! stays in every CPU's cache), and a relaxed load + store of the slot's
-//! count.  No lock, no atomic read-modify-write on a shared line.
+//! A [`Gate`] counts the calls inside a device in per-CPU (kernel) or
+//! per-thread (host) slots.  Entering is a load of the shared closing flag
+//! (read-mostly: it stays in every CPU's cache), one add to the current
+//! slot, and the same load again; leaving is one subtract and one load.
+//! Each add is a single instruction ([`Platform::slot_add`]), so it needs no
+//! critical section: a thread may migrate between any two steps.  No lock,
+//! no atomic read-modify-write, no shared write on the fast path.
 //!
-//! Closing sets the closing flag under the gate's lock, runs the platform's
-//! asymmetric barrier, and folds the per-slot counts into one central count.
-//! From then on entries fail and leaves take the slow path (the lock, a
-//! decrement of the central count, the last one out wakes the drainer).
-//! The protocol is FreeBSD's `vfs_op_thread_enter` / `vfs_op_enter`
-//! (sys/sys/mount.h, sys/kern/vfs_mount.c); docs/design.md has the argument.
+//! Closing sets the flag under the gate's lock and runs the platform's
+//! barrier; the drain then sums the slots under the lock, sleeps, and sums
+//! again when a leave (or an undone entry) wakes it.  A refused entry that
+//! had already added undoes its add *under the lock*, so that a sum sees
+//! both halves of it or neither.  docs/design.md (sections 1, 3, 4) has the
+//! protocol and its proof; rust/core/tests/loom_gate.rs checks it.
 //!
 //! ```text
-//!            close()/close_and_drain()              drain sees 0
-//!   Open  ─────────────────────────────▶  Closed  ───────────────▶  Drained
-//!    ▲                                   (fold done,                  │
-//!    │                                    central count)              │
-//!    └──────────────────────── reopen() ─────────────────────────────┘
+//!            close()/close_and_drain()              a drain's sum is 0
+//!   Open  ─────────────────────────────▶  Closed  ───────────────────▶  Drained
+//!    ▲                                 (barrier done)                    │
+//!    └──────────────────────── reopen(): wakes every drainer ───────────┘
 //! ```
 
-use crate::platform::{Platform, Slot, WaitOutcome};
-use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use crate::platform::{AddOrder, Field, Mutant, Platform, WaitOutcome};
+use crate::sync::{AtomicBool, Ordering};
 
 /// The gate is closed: the call must not go into the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,27 +76,27 @@ pub enum ReopenError {
 /// Where the gate is (see the module doc).  Changed only under the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// Entries succeed; counts live in the slots.
+    /// Entries succeed.
     Open,
-    /// Entries fail; the slots were folded into the central count.
+    /// Entries fail; calls admitted before the close may still be inside.
     Closed,
-    /// Closed, and a drain saw the central count at zero.
+    /// Closed, and a drain saw the sum at zero.
     Drained,
 }
 
-/// State behind the gate's lock.
+/// State behind the gate's lock.  There is no central count: the calls
+/// inside are always the sum of the slots (plus `bias`).
 struct Central {
     phase: Phase,
-    /// Calls inside; exact while `phase != Open`.
-    inside: usize,
-    /// Bumped by every close (fold): lets a waiting drainer notice that the
-    /// gate was reopened (and maybe closed again) behind its back.
+    /// Bumped by every close: lets a waiting drainer notice that the gate
+    /// was reopened (and maybe closed again) behind its back.
     epoch: u64,
-    /// Leaves that found nothing to leave (a raw leave without an enter),
-    /// or a fold whose sum was negative.  Always 0 unless misused.
+    /// Added to every sum: the correction for stray raw leaves (the slots
+    /// are never written back).  0 unless misused.
+    bias: i64,
+    /// How many leaves had no matching enter (raw API misuse); 0 in a
+    /// correct program.
     unbalanced: u64,
-    /// Leaves that took the slow path, ever (they are not in the slots).
-    slow_leaves: u64,
 }
 
 /// Per-slot call counting with a closing protocol.  See the module doc.
@@ -115,6 +116,7 @@ pub struct GateGuard<'a, P: Platform> {
 }
 
 impl<P: Platform> Drop for GateGuard<'_, P> {
+    #[inline]
     fn drop(&mut self) {
         self.gate.leave_inner();
     }
@@ -139,6 +141,13 @@ impl<P: Platform> core::fmt::Debug for GateGuard<'_, P> {
     }
 }
 
+/// Whether the platform asks for the broken variant `m` (loom tests only;
+/// a constant `false` everywhere else, so the checks vanish).
+#[inline(always)]
+fn mutant<P: Platform>(m: Mutant) -> bool {
+    cfg!(loom) && P::MUTANT == m
+}
+
 impl<P: Platform> Gate<P> {
     /// A new, open gate.  `None` when the slots or the lock cannot be
     /// allocated.
@@ -148,10 +157,9 @@ impl<P: Platform> Gate<P> {
             "devref gate",
             Central {
                 phase: Phase::Open,
-                inside: 0,
                 epoch: 0,
+                bias: 0,
                 unbalanced: 0,
-                slow_leaves: 0,
             },
         )?;
         Some(Gate {
@@ -168,7 +176,8 @@ impl<P: Platform> Gate<P> {
     }
 
     /// Enter: `Ok` with a guard that leaves when dropped, or `Err(Gone)`
-    /// when the gate is closing or closed.  Never sleeps, never blocks.
+    /// when the gate is closing or closed.  Never sleeps; blocks only on
+    /// the gate's lock, when it lost a race with a close.
     #[inline]
     pub fn enter(&self) -> Result<GateGuard<'_, P>, Gone> {
         if self.enter_fast() {
@@ -204,94 +213,129 @@ impl<P: Platform> Gate<P> {
         self.leave_inner();
     }
 
-    /// The fast path of entry: see the module doc and docs/design.md.
-    #[inline]
-    fn enter_fast(&self) -> bool {
-        self.section(|slot| bump(&slot.enters))
-    }
-
-    /// Leave: the same section on the slot we are on *now* (the thread may
-    /// have migrated or slept since it entered: never reuse the slot of the
-    /// entry).  Slow path when the gate is closing.
-    #[inline]
-    fn leave_inner(&self) {
-        if !self.section(|slot| bump(&slot.leaves)) {
-            self.leave_slow();
-        }
-    }
-
-    /// One fast-path section (the `vfs_op_thread_enter` dance): flag this
-    /// slot in entry, fence, and if the gate is open run `update` on the
-    /// slot.  Returns whether it was open.
+    /// The ordering of the loads of `closing` in enter and of reopen's
+    /// store (design.md section 4: the owner's writes while drained).
     #[inline(always)]
-    fn section(&self, update: impl FnOnce(&Slot)) -> bool {
-        let p = &self.platform;
-        let slot = p.pin(&self.slots);
-        slot.in_entry.store(true, Ordering::Relaxed);
-        p.entry_fence();
-        // Acquire pairs with reopen's release store: the fold's reads of the
-        // slots (and whatever the gate's owner wrote while it was drained,
-        // e.g. devref's incarnation data) happen before our update below.
-        let open = !self.closing.load(Ordering::Acquire);
-        if open {
-            update(slot);
+    fn closing_order(acquire: Ordering) -> Ordering {
+        if mutant::<P>(Mutant::RelaxedClosing) {
+            Ordering::Relaxed
+        } else {
+            acquire
         }
-        // Release: the counter store is visible to whoever reads this
-        // `false` with an acquire load (the barrier).
-        slot.in_entry.store(false, Ordering::Release);
-        p.unpin();
-        open
     }
 
-    /// A leave that found the gate closing.  The closer set the flag under
-    /// the lock and folded before releasing it, so holding the lock here
-    /// means the fold is done and our call is in the central count.
-    #[cold]
-    fn leave_slow(&self) {
+    /// The fast path of entry: pre-check, one add, re-check.
+    #[inline(always)]
+    fn enter_fast(&self) -> bool {
         let p = &self.platform;
-        p.with_lock(&self.state, |st| {
-            if st.inside > 0 {
-                st.inside -= 1;
-                st.slow_leaves = st.slow_leaves.wrapping_add(1);
-                if st.inside == 0 {
-                    p.notify_all(&self.state);
-                }
-            } else {
-                st.unbalanced = st.unbalanced.wrapping_add(1);
+        // Pre-check: a call refused here touches nothing, so a flood of
+        // refused calls cannot keep a drain's sum above zero.  Acquire
+        // pairs with reopen's release: the owner's writes while the gate
+        // was drained happen before this call.
+        if p.step(|| self.closing.load(Self::closing_order(Ordering::Acquire))) {
+            return false;
+        }
+        p.slot_add(&self.slots, Field::Count, 1, AddOrder::Relaxed);
+        // calls(): a separate counter, next to the +1 (on the host the two
+        // adds share one registration check); a refused entry takes both
+        // back in its undo, so refusals never count.
+        p.slot_add(&self.slots, Field::Enters, 1, AddOrder::Relaxed);
+        p.after_add();
+        // Re-check: if it still reads open, this CPU reads it before the
+        // barrier's point, so the +1 is in every sum after the barrier
+        // (design.md lemma 1).
+        if p.step(|| self.closing.load(Self::closing_order(Ordering::Acquire))) {
+            self.undo_enter();
+            return false;
+        }
+        true
+    }
+
+    /// A refused entry that had already added: take the +1 back under the
+    /// lock (the thread may be on another CPU than its +1: only the lock
+    /// keeps a sum from seeing the −1 without the +1), and wake the
+    /// drainers, whose sum may have counted the +1.
+    #[cold]
+    #[inline(never)]
+    fn undo_enter(&self) {
+        let p = &self.platform;
+        if mutant::<P>(Mutant::UndoOutsideLock) {
+            p.slot_add(&self.slots, Field::Count, -1, AddOrder::Relaxed);
+            p.slot_add(&self.slots, Field::Enters, -1, AddOrder::Relaxed);
+            p.with_lock(&self.state, |_| p.notify_all(&self.state));
+            return;
+        }
+        p.with_lock(&self.state, |_| {
+            p.slot_add(&self.slots, Field::Count, -1, AddOrder::Relaxed);
+            p.slot_add(&self.slots, Field::Enters, -1, AddOrder::Relaxed);
+            p.notify_all(&self.state);
+        });
+    }
+
+    /// Leave: one subtract on the slot we are on *now* (it may differ from
+    /// the entry's), then wake the drainers if the gate is closing.
+    #[inline(always)]
+    fn leave_inner(&self) {
+        let p = &self.platform;
+        // Release: a sum that reads this −1 (acquire) sees the whole call.
+        p.slot_add(&self.slots, Field::Count, -1, AddOrder::Release);
+        p.after_add();
+        // Relaxed: it only decides whether to wake.  Reading 0 means the
+        // −1 is before this CPU's barrier point, so every sum sees it
+        // (design.md lemma 2).
+        if p.step(|| self.closing.load(Ordering::Relaxed)) {
+            self.leave_wake();
+        }
+    }
+
+    /// A leave while closing: wake the drainers under the lock, so that a
+    /// drainer between its sum and its sleep cannot miss it.
+    #[cold]
+    #[inline(never)]
+    fn leave_wake(&self) {
+        let p = &self.platform;
+        p.with_lock(&self.state, |_| {
+            if !mutant::<P>(Mutant::LeaveNoWake) {
+                p.notify_all(&self.state);
             }
         });
     }
 
-    /// With the lock held: close if open (set the flag, barrier, fold).
-    /// Closing twice does not fold twice.
+    /// Σ count over the slots, wrapping, plus the bias.
+    fn sum(&self, st: &Central) -> i64 {
+        let mut s: i64 = 0;
+        self.platform
+            .for_each_slot(&self.slots, &mut |count, _| s = s.wrapping_add(count));
+        s.wrapping_add(st.bias)
+    }
+
+    /// The sum while closed, with the lock held: never below the calls
+    /// inside (design.md lemma 3), so a negative sum is a stray raw leave,
+    /// which is counted and corrected for good.
+    fn sum_closed(&self, st: &mut Central) -> usize {
+        let s = self.sum(st);
+        if s < 0 {
+            st.bias = st.bias.wrapping_sub(s);
+            st.unbalanced = st.unbalanced.wrapping_add(s.unsigned_abs());
+            return 0;
+        }
+        usize::try_from(s).unwrap_or(usize::MAX)
+    }
+
+    /// With the lock held: close if open (set the flag, barrier).
     fn close_locked(&self, st: &mut Central) {
         if st.phase != Phase::Open {
             return;
         }
-        let p = &self.platform;
-        // Relaxed: the barrier orders it before its reads (its contract).
+        // Relaxed: the barrier orders it (its contract, (B2)).
         self.closing.store(true, Ordering::Relaxed);
-        p.barrier(&self.slots);
-        // Every section either saw the flag (and left the slot alone) or
-        // finished before the barrier returned: the slots are quiescent
-        // and their sums are exact.  Nobody writes them until reopen.  The
-        // counters are never reset: calls that left through the slow path
-        // in earlier epochs are subtracted instead.
-        let sum = self.slot_balance().wrapping_sub(st.slow_leaves) as i64;
-        st.inside = match usize::try_from(sum) {
-            Ok(n) => n,
-            Err(_) => {
-                // Only a raw leave without its enter gets here.
-                st.unbalanced = st.unbalanced.wrapping_add(1);
-                0
-            }
-        };
+        self.platform.barrier(&self.slots);
         st.phase = Phase::Closed;
         st.epoch = st.epoch.wrapping_add(1);
     }
 
-    /// Close the gate without waiting: from return on, every entry fails
-    /// and the central count is exact.  Idempotent.
+    /// Close the gate without waiting: from return on, every entry fails.
+    /// Idempotent.
     pub fn close(&self) {
         self.platform
             .with_lock(&self.state, |st| self.close_locked(st));
@@ -303,8 +347,8 @@ impl<P: Platform> Gate<P> {
     /// is woken by the last call out (no polling), is interruptible, and
     /// gives up after `timeout_ns` (`None`: no timeout; `Some(0)`: check
     /// once).  On `TimedOut`/`Interrupted` the gate stays closed and the
-    /// error says how many calls are still inside; calling this again
-    /// continues the drain (it does not fold again).
+    /// error says how many calls may still be inside; calling this again
+    /// continues the drain.
     ///
     /// Never call it from inside a call on the same gate (it would wait for
     /// itself until the timeout).
@@ -335,9 +379,13 @@ impl<P: Platform> Gate<P> {
     }
 
     fn wait_drained(&self, epoch: u64, deadline: Option<u64>) -> Result<(), DrainError> {
+        if mutant::<P>(Mutant::SumOutsideLock) {
+            return self.wait_drained_sum_outside_lock(epoch, deadline);
+        }
         let p = &self.platform;
         let mut left = 0usize;
         let mut reopened = false;
+        let mut woken = false;
         let outcome = p.wait_until(&self.state, deadline, &mut |st| {
             if st.epoch != epoch || st.phase == Phase::Open {
                 // Drained and reopened (and maybe closed again) by someone
@@ -345,14 +393,28 @@ impl<P: Platform> Gate<P> {
                 reopened = true;
                 return true;
             }
-            left = st.inside;
-            if st.inside == 0 {
+            if st.phase == Phase::Drained {
+                // Someone drained it in this epoch.  (Do not sum: an entry
+                // that lost the race may hold a +1 it is about to undo.)
+                return true;
+            }
+            if mutant::<P>(Mutant::NoResum) && woken {
+                st.phase = Phase::Drained;
+                return true;
+            }
+            woken = true;
+            left = self.sum_closed(st);
+            if left == 0 {
                 st.phase = Phase::Drained;
                 true
             } else {
                 false
             }
         });
+        Self::outcome(outcome, reopened, left)
+    }
+
+    fn outcome(outcome: WaitOutcome, reopened: bool, left: usize) -> Result<(), DrainError> {
         match outcome {
             WaitOutcome::Done if reopened => Err(DrainError::Reopened),
             WaitOutcome::Done => Ok(()),
@@ -363,53 +425,90 @@ impl<P: Platform> Gate<P> {
         }
     }
 
-    /// Open the gate again.  Allowed only once a drain has seen the count
-    /// reach zero ([`Phase::Drained`]).
+    /// loom mutant: the drain reads the slots before taking the lock.
+    #[cold]
+    fn wait_drained_sum_outside_lock(
+        &self,
+        epoch: u64,
+        deadline: Option<u64>,
+    ) -> Result<(), DrainError> {
+        let p = &self.platform;
+        loop {
+            let mut raw: i64 = 0;
+            p.for_each_slot(&self.slots, &mut |c, _| raw = raw.wrapping_add(c));
+            let mut left = 0usize;
+            let mut reopened = false;
+            let mut drained = false;
+            let mut first = true;
+            let outcome = p.wait_until(&self.state, deadline, &mut |st| {
+                if st.epoch != epoch || st.phase == Phase::Open {
+                    reopened = true;
+                    return true;
+                }
+                if st.phase == Phase::Drained {
+                    drained = true;
+                    return true;
+                }
+                if !first {
+                    return true;
+                }
+                first = false;
+                left = usize::try_from(raw.wrapping_add(st.bias)).unwrap_or(0);
+                if left == 0 {
+                    st.phase = Phase::Drained;
+                    drained = true;
+                }
+                drained
+            });
+            if drained || reopened || outcome != WaitOutcome::Done {
+                return Self::outcome(outcome, reopened, left);
+            }
+        }
+    }
+
+    /// Open the gate again.  Allowed only once a drain has seen the sum at
+    /// zero ([`Phase::Drained`]).  Wakes every drainer still asleep (they
+    /// return `Reopened`: nobody else would wake them).
     pub fn reopen(&self) -> Result<(), ReopenError> {
-        self.platform.with_lock(&self.state, |st| match st.phase {
+        let p = &self.platform;
+        p.with_lock(&self.state, |st| match st.phase {
             Phase::Open => Err(ReopenError::NotClosed),
-            Phase::Closed => Err(ReopenError::NotDrained { inside: st.inside }),
+            Phase::Closed => Err(ReopenError::NotDrained {
+                inside: self.sum_closed(st),
+            }),
             Phase::Drained => {
-                // Nobody wrote the slots since the fold.  Release: an entry
-                // that reads `false` (with acquire) comes after the fold's
-                // reads and after whatever the owner did while drained.
                 st.phase = Phase::Open;
-                self.closing.store(false, Ordering::Release);
+                // Release: an entry that reads `false` (acquire) comes after
+                // whatever the owner did while the gate was drained.
+                self.closing
+                    .store(false, Self::closing_order(Ordering::Release));
+                if !mutant::<P>(Mutant::ReopenNoWake) {
+                    p.notify_all(&self.state);
+                }
                 Ok(())
             }
         })
     }
 
-    /// Calls inside now: exact while the gate is closed, a best-effort sum
-    /// of the slots while it is open (slots are read without a barrier).
+    /// Calls inside now: while closed, the sum under the lock (an upper
+    /// bound: it may count an entry about to undo its add); while open, a
+    /// best-effort sum of the slots.
     pub fn inside(&self) -> usize {
         self.platform.with_lock(&self.state, |st| {
             if st.phase != Phase::Open {
-                return st.inside;
+                return self.sum_closed(st);
             }
-            let sum = self.slot_balance().wrapping_sub(st.slow_leaves) as i64;
-            usize::try_from(sum).unwrap_or(0)
+            usize::try_from(self.sum(st)).unwrap_or(0)
         })
     }
 
-    /// Calls that entered so far (sum of the per-slot counters; exact when
-    /// nothing is entering, wraps at 2^64).
+    /// Calls admitted so far (sum of the per-slot `enters`; exact when
+    /// nothing is entering — an entry refused by its re-check counts until
+    /// its undo — and wraps at 2^64).
     pub fn calls(&self) -> u64 {
         let mut sum: u64 = 0;
-        self.platform.for_each_slot(&self.slots, &mut |s| {
-            sum = sum.wrapping_add(s.enters.load(Ordering::Relaxed));
-        });
-        sum
-    }
-
-    /// Σ enters − Σ leaves over the slots (wrapping).
-    fn slot_balance(&self) -> u64 {
-        let mut sum: u64 = 0;
-        self.platform.for_each_slot(&self.slots, &mut |s| {
-            sum = sum
-                .wrapping_add(s.enters.load(Ordering::Relaxed))
-                .wrapping_sub(s.leaves.load(Ordering::Relaxed));
-        });
+        self.platform
+            .for_each_slot(&self.slots, &mut |_, e| sum = sum.wrapping_add(e));
         sum
     }
 
@@ -426,7 +525,13 @@ impl<P: Platform> Gate<P> {
     /// Leaves without a matching enter seen so far (raw API misuse); 0 in
     /// a correct program.
     pub fn unbalanced(&self) -> u64 {
-        self.platform.with_lock(&self.state, |st| st.unbalanced)
+        self.platform.with_lock(&self.state, |st| {
+            if st.phase != Phase::Open {
+                // A stray leave shows as a negative sum only once summed.
+                self.sum_closed(st);
+            }
+            st.unbalanced
+        })
     }
 }
 
@@ -436,10 +541,4 @@ impl<P: Platform> core::fmt::Debug for Gate<P> {
             .field("closing", &self.closing.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
-}
-
-/// `c += 1` by its single writer: a relaxed load and store, no atomic RMW.
-#[inline(always)]
-fn bump(c: &AtomicU64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }

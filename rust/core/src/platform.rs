@@ -3,46 +3,32 @@
 //! devref's logic is written once, against this trait, and runs on three
 //! platforms: the FreeBSD kernel (devref.ko, through the C shim), the Linux
 //! host (tests, stress, benchmarks) and loom (model checking).  The trait is
-//! deliberately small: a no-migration section with a per-slot store, an
-//! asymmetric barrier, a lock with an interruptible timed wait, and a clock.
+//! deliberately small: a one-instruction add on the current slot, a plain
+//! asymmetric barrier, a way to visit every slot, a lock with an
+//! interruptible timed wait, and a clock.
 //!
-//! A *slot* is the unit that only one thread at a time can touch without
-//! atomic read-modify-write: a CPU inside a critical section in the kernel,
-//! a thread on the Linux host (userland has no no-migration section).
-//!
-//! The ordering argument that ties [`Platform::entry_fence`] and
-//! [`Platform::barrier`] together is in docs/design.md ("Why the sum is
-//! exact").  In one line: the fast path is `store in_entry; entry_fence;
-//! load closing`, the closer is `store closing; barrier`, and the pair must
-//! forbid the store-buffering outcome where both sides miss the other's
-//! store.
+//! A *slot* is one CPU's (kernel) or one thread's (host) copy of a gate's
+//! counters.  The ordering argument that ties [`Platform::slot_add`] and
+//! [`Platform::barrier`] together is in docs/design.md, section 3: the
+//! barrier gives every CPU a point before which its adds are visible to the
+//! drainer and after which it sees the closing flag, and each add is one
+//! instruction, so it lies wholly on one side of that point.
 
-use crate::sync::{AtomicBool, AtomicU64};
+use crate::sync::{AtomicI64, AtomicU64};
 
-/// One gate's state on one slot.  Only the thread that currently owns the
-/// slot (see [`Platform::pin`]) writes `in_entry` and `calls`, and writes
-/// `count` while the gate is open; the closer reads them after the barrier
-/// and zeroes `count` while the gate is closed (nobody else writes it then).
-/// Padded to a cache line so that slots never share one.
+/// One gate's counters on one slot.  Never reset: only sums mean anything.
 ///
-/// All-zero bytes are a valid, empty `Slot` (false, 0, 0): a platform may
-/// hand out zeroed per-CPU memory (e.g. `uma_zalloc_pcpu(..., M_ZERO)`) as
-/// slots without running a constructor.
-#[repr(C, align(64))]
+/// All-zero bytes are a valid, empty `Slot`: a platform may hand out zeroed
+/// per-CPU memory (`uma_zalloc_pcpu(..., M_ZERO)`) as slots.  The kernel
+/// platform's asm adds to `count` at offset 0 and `enters` at offset 8.
+#[repr(C)]
 #[derive(Default)]
 pub struct Slot {
-    /// Set while the owner is between its "in entry" store and the end of
-    /// its count update.  The barrier waits for it to clear.
-    pub in_entry: AtomicBool,
-    /// Calls that entered on this slot (wraps).  Updated with a relaxed
-    /// load and store (single writer), never an atomic RMW.
+    /// Enters − leaves − undos that ran on this slot (wrapping; may be
+    /// negative: a call can enter on one CPU and leave on another).
+    pub count: AtomicI64,
+    /// Calls admitted on this slot (wrapping); `Gate::calls` sums them.
     pub enters: AtomicU64,
-    /// Fast-path leaves on this slot (wraps).  A call can enter on one CPU
-    /// and leave on another, so a slot's `enters - leaves` may be negative;
-    /// only the sum over all slots means anything.  Kept apart from
-    /// `enters` so that an enter and the next leave do not form one chain
-    /// of store-to-load forwarding on the same word.
-    pub leaves: AtomicU64,
 }
 
 impl Slot {
@@ -50,6 +36,26 @@ impl Slot {
     pub fn new() -> Self {
         Self::default()
     }
+}
+
+/// Which counter of the current slot [`Platform::slot_add`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// [`Slot::count`].
+    Count,
+    /// [`Slot::enters`].
+    Enters,
+}
+
+/// The memory ordering a [`Platform::slot_add`] must give (in the C11
+/// model; on x86 both are the same plain instruction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddOrder {
+    /// No ordering (the enter's +1, `enters`, the undo under the lock).
+    Relaxed,
+    /// Release: the leave's −1, so that a sum reading it (with acquire)
+    /// sees everything the call did.
+    Release,
 }
 
 /// Why a wait ended.
@@ -70,16 +76,38 @@ pub enum WaitOutcome {
     Restart,
 }
 
+/// Deliberately broken gate variants, for the loom tests only (each must be
+/// rejected by loom).  A platform selects one with [`Platform::MUTANT`];
+/// outside `cfg(loom)` the gate never looks at it (the checks compile to
+/// nothing).  Broken *platforms* (no barrier, a two-instruction add,
+/// relaxed counts) live in the loom test itself.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutant {
+    /// The protocol as designed.
+    None,
+    /// The drain trusts a wakeup instead of summing again.
+    NoResum,
+    /// Every load and store of the closing flag is relaxed.
+    RelaxedClosing,
+    /// The refused entry's undo runs without the lock.
+    UndoOutsideLock,
+    /// The drain sums the slots without holding the lock.
+    SumOutsideLock,
+    /// A leave that sees the gate closing does not wake the drainer.
+    LeaveNoWake,
+    /// Reopen does not wake the drainers.
+    ReopenNoWake,
+}
+
 /// The kernel services the protocol is built on.
 ///
 /// # Safety
 ///
 /// Implementations must provide exactly the guarantees documented on each
-/// method; the gate's correctness argument (docs/design.md) rests on them.
-/// In particular [`Platform::pin`] must really exclude every other writer
-/// of the returned slot, and [`Platform::entry_fence`] and
-/// [`Platform::barrier`] together must forbid the store-buffering outcome
-/// described on `barrier`.
+/// method; the gate's correctness argument (docs/design.md, section 3)
+/// rests on them: [`Platform::slot_add`] is indivisible on its slot, and
+/// [`Platform::barrier`] gives every slot the point P of (B1)/(B2).
 pub unsafe trait Platform: Send + Sync + 'static {
     /// One [`Slot`] per CPU (kernel) or per thread (host), for one gate.
     type Slots: Send + Sync;
@@ -87,65 +115,58 @@ pub unsafe trait Platform: Send + Sync + 'static {
     /// A lock protecting a `T`, with a wait queue attached to it.
     type Lock<T: Send>: Send + Sync;
 
-    /// Allocate a zeroed slot set.  `None` when memory is short.
+    /// loom only: the broken variant this platform asks the gate for.
+    #[doc(hidden)]
+    const MUTANT: Mutant = Mutant::None;
+
+    /// Allocate a slot set whose sums start at zero.  `None` when memory
+    /// (or, on the host, a gate index) is short.
     fn slots_new(&self) -> Option<Self::Slots>;
 
-    /// Enter a no-migration section and return the current slot.  Until the
-    /// matching [`Platform::unpin`], no other thread writes this slot
-    /// (`in_entry`, `count`, `calls`), and the caller runs on it alone.
-    /// Must not sleep.  Sections do not nest (in particular, never call the
-    /// gate from an interrupt filter that can preempt a section).  The
-    /// returned reference must not be used after `unpin`.
-    ///
-    /// Handing a slot from one owner to the next (a thread leaving a CPU, a
-    /// host thread exiting and its slot index being reused) must order the
-    /// old owner's stores before the new owner's accesses (same-CPU program
-    /// order in the kernel; a mutex on the host).
-    fn pin<'a>(&self, slots: &'a Self::Slots) -> &'a Slot;
+    /// Add `delta` to `field` of the slot of the CPU (thread) the caller
+    /// runs on, as **one indivisible step on that slot**: one instruction
+    /// in the kernel (`add`/`sub` relative to `%gs`, like `zpcpu_add`),
+    /// which an interrupt or a preemption cannot split, so no critical
+    /// section and no pinning.  Callable from any thread, at any time; it
+    /// is not atomic against other CPUs and need not be (only the slot's
+    /// CPU writes it; the drainer reads).  `order` is the C11 ordering the
+    /// store must have ([`AddOrder::Release`] for the leave's −1).  Never
+    /// sleeps, never blocks.
+    fn slot_add(&self, slots: &Self::Slots, field: Field, delta: i64, order: AddOrder);
 
-    /// Leave the section entered by [`Platform::pin`].
-    fn unpin(&self);
+    /// Run one fast-path step that is not an add (a load of the closing
+    /// flag) as one instruction of the CPU the caller is on.  Every real
+    /// platform just runs it; the loom platform holds the current CPU's
+    /// lock around it, to model an instruction that an IPI cannot split.
+    #[inline(always)]
+    fn step<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
 
-    /// The fence between the slot's `in_entry` store and the load of the
-    /// gate's closing flag on the fast path (enter and leave).
-    ///
-    /// On FreeBSD and on the Linux host with `membarrier`, a compiler
-    /// (interrupt) fence: it only keeps the two accesses in program order,
-    /// and the barrier supplies the hardware ordering (the IPI lands between
-    /// two instructions of the section, or before or after it).  A platform
-    /// whose barrier cannot interrupt the section (the host fallback without
-    /// `membarrier`, and loom) must make this a real `fence(SeqCst)`.
-    fn entry_fence(&self);
+    /// The fast path's ordering point between its add and its load of the
+    /// closing flag.  Empty (a compiler fence at most) on every platform
+    /// whose barrier interrupts the fast path (FreeBSD's IPI, membarrier,
+    /// loom's CPU locks); a `fence(SeqCst)` on the host fallback that has
+    /// no such barrier.
+    #[inline(always)]
+    fn after_add(&self) {}
 
-    /// The asymmetric barrier.  Called by the closer, with the gate's lock
-    /// held, after it stored the closing flag (with a relaxed store: the
-    /// barrier is responsible for ordering that store before its own reads).
-    ///
-    /// Returns only when, for every slot and every fast-path section
-    /// (`store in_entry = true; entry_fence; load closing; ...; store
-    /// in_entry = false`) on it, either
-    /// (a) the section's load of the closing flag returns the closer's
-    ///     store (it sees the gate closing), or
-    /// (b) the section has finished: its `in_entry = false` release store,
-    ///     and therefore its `count` and `calls` stores, happen before the
-    ///     barrier returns (the barrier reads `in_entry` false with an
-    ///     acquire load, or runs on the slot's CPU after the section).
-    ///
-    /// Equivalently: no execution may have both the section miss the closing
-    /// flag and the closer miss the section (the store-buffering outcome).
-    /// FreeBSD: `smp_rendezvous_cpus_retry` whose action runs on each CPU
-    /// and checks that CPU's own `in_entry` (as `vfs_op_barrier_wait`).
-    /// `quiesce_all_critical` alone is not enough.  Linux host:
-    /// `membarrier(PRIVATE_EXPEDITED)` then acquire loads of every
-    /// `in_entry` until false.  May sleep or spin; it is called with the
-    /// gate's lock held (a sleep mutex on FreeBSD, as `vfs_op_enter` calls
-    /// `vfs_op_barrier_wait` under MNT_ILOCK).
+    /// The asymmetric barrier.  Called by the drainer with the gate's lock
+    /// held, after its relaxed store of the closing flag.  On return, for
+    /// every CPU (thread) *c* there is a point P(c) in *c*'s instruction
+    /// stream such that (B1) whatever happens before an instruction *c* ran
+    /// before P(c) happens before this return, and (B2) every load of the
+    /// closing flag *c* runs after P(c) sees the drainer's store.  FreeBSD:
+    /// `cpus_fence_seq_cst()` (a rendezvous IPI with a fence on every CPU);
+    /// host: `membarrier(PRIVATE_EXPEDITED)`.  `quiesce_all_critical` is
+    /// not enough (it runs nothing on the other CPUs).  May sleep or spin.
     fn barrier(&self, slots: &Self::Slots);
 
-    /// Visit every slot (for the fold).  Only meaningful after [`barrier`].
-    ///
-    /// [`barrier`]: Platform::barrier
-    fn for_each_slot(&self, slots: &Self::Slots, f: &mut dyn FnMut(&Slot));
+    /// Read every slot of the set once (for the sum and `calls`) and pass
+    /// its `(count, enters)` to `f`: `count` with an **acquire** load (it
+    /// pairs with the leave's release −1, so a sum that sees the −1 sees
+    /// everything the call did), `enters` relaxed.
+    fn for_each_slot(&self, slots: &Self::Slots, f: &mut dyn FnMut(i64, u64));
 
     /// Make a lock holding `v`.  `name` is for the kernel's lock debugging.
     /// `None` when memory is short.

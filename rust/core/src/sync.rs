@@ -6,15 +6,15 @@
 
 #[cfg(not(loom))]
 pub use core::sync::atomic::{
-    compiler_fence, fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering,
+    compiler_fence, fence, AtomicBool, AtomicI64, AtomicIsize, AtomicU64, AtomicUsize, Ordering,
 };
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{
+    fence, AtomicBool, AtomicI64, AtomicIsize, AtomicU64, AtomicUsize, Ordering,
+};
 
 /// loom has no compiler fence: a compiler fence only constrains the
-/// compiler, which loom does not model, so under loom it is a no-op.  (The
-/// loom platforms model the *barrier-imposed* ordering of the fast path
-/// with `fence(SeqCst)` in `Platform::entry_fence`, not with this.)
+/// compiler, which loom does not model, so under loom it is a no-op.
 #[cfg(loom)]
 pub fn compiler_fence(_order: Ordering) {}

@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use devref_core::gate::Gate;
-use devref_host::HostPlatform;
+use devref_host::{HostPlatform, Mode};
 
 #[repr(align(128))]
 #[derive(Default)]
@@ -36,7 +36,7 @@ struct Outcome {
     waited_drains: u64,
 }
 
-fn run(platform: HostPlatform, total: u64) -> Outcome {
+fn run<M: Mode>(platform: HostPlatform<M>, total: u64) -> Outcome {
     let gate = Gate::new(platform).expect("gate");
     let inside: Vec<Flag> = (0..CALLERS + 1).map(|_| Flag::default()).collect();
     // True between a drain's success and the reopen.
@@ -52,7 +52,7 @@ fn run(platform: HostPlatform, total: u64) -> Outcome {
         // Callers 0..CALLERS-1 leave on their own thread; the last caller
         // hands every 64th guard to a leaver thread (leave on another slot).
         let (tx, rx) =
-            mpsc::sync_channel::<(devref_core::gate::GateGuard<'_, HostPlatform>, usize)>(16);
+            mpsc::sync_channel::<(devref_core::gate::GateGuard<'_, HostPlatform<M>>, usize)>(16);
         let mut callers = Vec::new();
         for id in 0..CALLERS {
             let gate = &gate;
@@ -203,7 +203,7 @@ fn total() -> u64 {
         .unwrap_or(10_000_000)
 }
 
-fn check(name: &str, platform: HostPlatform, total: u64) {
+fn check<M: Mode>(name: &str, platform: HostPlatform<M>, total: u64) {
     let t = Instant::now();
     let o = run(platform, total);
     eprintln!(

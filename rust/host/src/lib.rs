@@ -1,267 +1,104 @@
 //! devref's Linux host platform: the same gate that runs in the FreeBSD
 //! kernel, on Linux threads (tests, stress, benchmarks).
 //!
-//! * **Slots are per thread.**  Userland has no no-migration section, so a
-//!   slot belongs to a thread instead of a CPU: every gate has a boxed array
-//!   of [`MAX_THREADS`] cache-padded slots, and each thread takes a slot
-//!   index from a global allocator at its first use of any gate (a
-//!   `thread_local`), and gives it back when it exits (the index is then
-//!   reused; the allocator's mutex orders the old owner's stores before the
-//!   new owner's).  More than [`MAX_THREADS`] threads using gates *at the
-//!   same time* is a hard limit: the `MAX_THREADS + 1`-th panics with a
-//!   clear message (host only: the kernel platform has one slot per CPU).
-//!   A thread must not use a gate from a thread-local destructor that runs
-//!   after its slot was released (it panics then too).
-//! * **Barrier** = a `SeqCst` fence, `membarrier(MEMBARRIER_CMD_PRIVATE_
-//!   EXPEDITED)` (the process registers once, at the first
-//!   [`HostPlatform::new`]), then an acquire load of every slot's
-//!   `in_entry` until it reads false (spin, then yield).  The fast path's
-//!   `entry_fence` is then only a compiler fence, as in the kernel.
-//!   **Fallback**: if the kernel lacks private expedited membarrier (or
-//!   seccomp refuses it), or `DEVREF_HOST_FENCE=seqcst` is set, or the
-//!   platform is made with [`HostPlatform::with_seqcst_fences`], the
-//!   platform uses a real `fence(SeqCst)` on *both* sides (entry and
-//!   barrier): correct by the C++/Rust memory model alone (the
-//!   store-buffering litmus with two SeqCst fences), at the cost of one
-//!   full fence (`mfence`/`lock`-prefixed op) per enter and per leave.  The
-//!   mode is fixed per platform value, so the two sides of one gate always
-//!   agree.
-//! * **Lock** = `std::sync::Mutex` + `Condvar`; waits handle spurious
-//!   wakeups and use `wait_timeout` for deadlines.  [`HostPlatform::interrupt`]
+//! * **Slots are per thread** (userland cannot add to "this CPU's" memory
+//!   in one instruction without rseq): every thread has a static TLS block
+//!   with one cell per gate index, and a gate is an index into it, so the
+//!   fast path's add is one thread-pointer-relative instruction.  At most
+//!   [`MAX_GATES`] gates exist at a time.  See [`slots`] for registration,
+//!   thread exit and index reuse.
+//! * **Barrier** = `fence(SeqCst)` + `membarrier(MEMBARRIER_CMD_PRIVATE_
+//!   EXPEDITED)` (registered at the first [`HostPlatform::new`]); the fast
+//!   path has only compiler fences, as in the kernel.  **Fallback**
+//!   [`HostPlatform<SeqCstFences>`] (where membarrier is missing, e.g.
+//!   under seccomp): a real `fence(SeqCst)` after each add and in the
+//!   barrier, correct by the C11 model alone.  The mode is a type
+//!   parameter, so the fast path never branches on it.
+//! * **Lock** = `std::sync::Mutex` + `Condvar`; [`HostPlatform::interrupt`]
 //!   simulates a signal (PCATCH) so that interrupted drains are testable.
 //! * **Clock** = `Instant` (monotonic), ns since the first use.
 
-use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{fence, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::marker::PhantomData;
+use std::sync::atomic::{compiler_fence, fence, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
-use devref_core::platform::{Platform, Slot, WaitOutcome};
+use devref_core::platform::{AddOrder, Field, Platform, WaitOutcome};
 
-/// How many threads may use gates at the same time (slots per gate).
-pub const MAX_THREADS: usize = 256;
+mod lock;
+mod membarrier;
+pub mod slots;
 
-// ---------------------------------------------------------------------------
-// Per-thread slot indices.
+pub use lock::HostLock;
+pub use slots::MAX_GATES;
 
-struct SlotAlloc {
-    free: Vec<usize>,
-    next: usize,
+/// How the fast path and the barrier are ordered (a type parameter of
+/// [`HostPlatform`]).
+pub trait Mode: Send + Sync + 'static {
+    /// Real fences on both sides instead of membarrier.
+    const SEQCST: bool;
 }
 
-static SLOT_ALLOC: Mutex<SlotAlloc> = Mutex::new(SlotAlloc {
-    free: Vec::new(),
-    next: 0,
-});
+/// membarrier: compiler fences on the fast path, an IPI in the barrier.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Membarrier;
 
-fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+impl Mode for Membarrier {
+    const SEQCST: bool = false;
 }
 
-/// A thread's slot index, given back to the allocator when the thread exits.
-struct ThreadSlot(usize);
+/// The fallback: `fence(SeqCst)` on the fast path and in the barrier.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SeqCstFences;
 
-impl ThreadSlot {
-    fn acquire() -> ThreadSlot {
-        let mut a = lock_ignoring_poison(&SLOT_ALLOC);
-        if let Some(i) = a.free.pop() {
-            return ThreadSlot(i);
-        }
-        if a.next < MAX_THREADS {
-            let i = a.next;
-            a.next += 1;
-            return ThreadSlot(i);
-        }
-        drop(a);
-        panic!(
-            "devref-host: more than MAX_THREADS ({MAX_THREADS}) threads use gates at the same \
-             time; the host platform has one slot per live thread"
-        );
-    }
+impl Mode for SeqCstFences {
+    const SEQCST: bool = true;
 }
 
-impl Drop for ThreadSlot {
+/// One gate's slots on the host: its index in every thread's block, and
+/// the index's sums when the gate was made (cells are never reset).
+pub struct HostSlots {
+    index: usize,
+    /// `index`'s byte offset in a thread block (precomputed for the add).
+    offset: usize,
+    base_count: i64,
+    base_enters: u64,
+}
+
+impl Drop for HostSlots {
     fn drop(&mut self) {
-        // Forget the cached copy first: a later use on this thread must not
-        // write a slot that another thread may be given.
-        let _ = SLOT_INDEX.try_with(|c| c.set(usize::MAX));
-        lock_ignoring_poison(&SLOT_ALLOC).free.push(self.0);
+        slots::free_index(self.index);
     }
-}
-
-thread_local! {
-    /// The index, cached where reading it is one thread-pointer-relative
-    /// load (const-initialised, no destructor: no lazy-init check).
-    /// `usize::MAX`: not allocated yet, or already given back.
-    static SLOT_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
-    /// Owns the index; its destructor gives it back at thread exit.
-    static THREAD_SLOT: ThreadSlot = ThreadSlot::acquire();
-}
-
-/// This thread's slot index (allocated at first use).
-#[inline]
-pub fn current_slot_index() -> usize {
-    let i = SLOT_INDEX.with(Cell::get);
-    if i != usize::MAX {
-        return i;
-    }
-    first_slot_index()
-}
-
-#[cold]
-#[inline(never)]
-fn first_slot_index() -> usize {
-    let i = THREAD_SLOT
-        .try_with(|s| s.0)
-        .unwrap_or_else(|_| panic!("devref-host: gate used after this thread's slot was released"));
-    SLOT_INDEX.with(|c| c.set(i));
-    i
-}
-
-/// One slot on its own pair of cache lines (the adjacent-line prefetcher
-/// pulls lines in pairs on x86).
-#[repr(align(128))]
-#[derive(Default)]
-pub struct PaddedSlot(pub Slot);
-
-/// One gate's slots on the host: one per possible live thread.
-pub struct HostSlots(Box<[PaddedSlot]>);
-
-// ---------------------------------------------------------------------------
-// membarrier.
-
-const MEMBARRIER_CMD_QUERY: libc::c_int = 0;
-const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
-const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
-
-fn membarrier(cmd: libc::c_int) -> libc::c_long {
-    // SAFETY: membarrier(2) takes (cmd, flags, cpu_id) by value and touches
-    // no user memory; any failure is reported through the return value.
-    unsafe {
-        libc::syscall(
-            libc::SYS_membarrier,
-            cmd,
-            0 as libc::c_uint,
-            0 as libc::c_int,
-        )
-    }
-}
-
-/// Register this process for private expedited membarrier, once.  True if
-/// the barrier is usable.
-fn membarrier_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if std::env::var_os("DEVREF_HOST_FENCE").is_some_and(|v| v == "seqcst") {
-            return false;
-        }
-        let mask = membarrier(MEMBARRIER_CMD_QUERY);
-        let want = libc::c_long::from(
-            MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
-        );
-        if mask < 0 || mask & want != want {
-            return false;
-        }
-        membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0
-    })
-}
-
-// ---------------------------------------------------------------------------
-// Simulated signals.
-
-struct LockSync {
-    m: Mutex<()>,
-    cv: Condvar,
-}
-
-struct SigState {
-    /// `Interrupted` or `Restart`, for the next wait that consumes it.
-    pending: Option<WaitOutcome>,
-    next_id: u64,
-    waiters: Vec<(u64, Arc<LockSync>)>,
-}
-
-struct Signals {
-    st: Mutex<SigState>,
-}
-
-impl Signals {
-    fn register(&self, s: &Arc<LockSync>) -> u64 {
-        let mut st = lock_ignoring_poison(&self.st);
-        let id = st.next_id;
-        st.next_id = st.next_id.wrapping_add(1);
-        st.waiters.push((id, Arc::clone(s)));
-        id
-    }
-
-    fn unregister(&self, id: u64) {
-        lock_ignoring_poison(&self.st)
-            .waiters
-            .retain(|(i, _)| *i != id);
-    }
-
-    fn take_pending(&self) -> Option<WaitOutcome> {
-        lock_ignoring_poison(&self.st).pending.take()
-    }
-}
-
-struct Registration<'a> {
-    sig: &'a Signals,
-    id: u64,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.sig.unregister(self.id);
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The lock.
-
-/// A mutex holding a `T`, with a condition variable.  The mutex itself
-/// guards `()` so that [`HostPlatform::interrupt`] can take it (to wake a
-/// waiter without losing the wakeup) without knowing `T`.
-pub struct HostLock<T> {
-    sync: Arc<LockSync>,
-    val: UnsafeCell<T>,
-}
-
-// SAFETY: `val` is only accessed with `sync.m` held (with_lock, wait_until),
-// exactly like `std::sync::Mutex<T>`, which is Sync when T: Send.
-unsafe impl<T: Send> Sync for HostLock<T> {}
-
-// ---------------------------------------------------------------------------
-// The platform.
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FenceMode {
-    /// entry_fence = compiler fence; barrier = membarrier + flag scan.
-    Membarrier,
-    /// entry_fence = fence(SeqCst); barrier = fence(SeqCst) + flag scan.
-    SeqCst,
 }
 
 /// The Linux host platform.  Cheap to clone (clones share the simulated
 /// signal state, so a test can keep a clone to [`interrupt`] a drain).
 ///
 /// [`interrupt`]: HostPlatform::interrupt
-#[derive(Clone)]
-pub struct HostPlatform {
-    mode: FenceMode,
-    sig: Arc<Signals>,
+pub struct HostPlatform<M: Mode = Membarrier> {
+    sig: Arc<lock::Signals>,
+    _mode: PhantomData<M>,
 }
 
-impl Default for HostPlatform {
+impl<M: Mode> Clone for HostPlatform<M> {
+    fn clone(&self) -> Self {
+        HostPlatform {
+            sig: Arc::clone(&self.sig),
+            _mode: PhantomData,
+        }
+    }
+}
+
+impl Default for HostPlatform<Membarrier> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl std::fmt::Debug for HostPlatform {
+impl<M: Mode> std::fmt::Debug for HostPlatform<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostPlatform")
-            .field("mode", &self.mode)
+            .field("membarrier", &!M::SEQCST)
             .finish()
     }
 }
@@ -271,41 +108,48 @@ fn clock_base() -> Instant {
     *BASE.get_or_init(Instant::now)
 }
 
-impl HostPlatform {
-    /// The membarrier platform, or the SeqCst-fence fallback where
-    /// membarrier is unavailable (see the crate doc).
+/// Whether this machine has private expedited membarrier (else use
+/// [`HostPlatform<SeqCstFences>`]).
+pub fn membarrier_available() -> bool {
+    membarrier::available()
+}
+
+impl HostPlatform<Membarrier> {
+    /// The membarrier platform.
+    ///
+    /// # Panics
+    ///
+    /// If the kernel lacks private expedited membarrier (or seccomp refuses
+    /// it): use [`HostPlatform::with_seqcst_fences`] there.
     pub fn new() -> Self {
-        let mode = if membarrier_available() {
-            FenceMode::Membarrier
-        } else {
-            FenceMode::SeqCst
-        };
-        Self::with_mode(mode)
+        assert!(
+            membarrier::available(),
+            "devref-host: membarrier(PRIVATE_EXPEDITED) is unavailable; \
+             use HostPlatform::with_seqcst_fences()"
+        );
+        Self::make()
     }
+}
 
-    /// The fallback platform (a `fence(SeqCst)` on both sides), whatever the
-    /// kernel supports.
+impl HostPlatform<SeqCstFences> {
+    /// The fallback platform (a `fence(SeqCst)` on both sides).
     pub fn with_seqcst_fences() -> Self {
-        Self::with_mode(FenceMode::SeqCst)
+        Self::make()
     }
+}
 
-    fn with_mode(mode: FenceMode) -> Self {
+impl<M: Mode> HostPlatform<M> {
+    fn make() -> Self {
         let _ = clock_base();
         HostPlatform {
-            mode,
-            sig: Arc::new(Signals {
-                st: Mutex::new(SigState {
-                    pending: None,
-                    next_id: 0,
-                    waiters: Vec::new(),
-                }),
-            }),
+            sig: Arc::new(lock::Signals::new()),
+            _mode: PhantomData,
         }
     }
 
     /// Whether this platform's barrier is membarrier (else the fallback).
     pub fn uses_membarrier(&self) -> bool {
-        self.mode == FenceMode::Membarrier
+        !M::SEQCST
     }
 
     /// Simulate a signal to the threads waiting (or about to wait) on this
@@ -314,127 +158,85 @@ impl HostPlatform {
     /// `Interrupted` (one waiter consumes it).  Must not be called with one
     /// of this platform's locks held.
     pub fn interrupt(&self) {
-        self.signal(WaitOutcome::Interrupted)
+        self.sig.signal(WaitOutcome::Interrupted)
     }
 
     /// As [`HostPlatform::interrupt`], for a signal whose handler has
     /// SA_RESTART: the wait returns `Restart`.
     pub fn interrupt_restart(&self) {
-        self.signal(WaitOutcome::Restart)
-    }
-
-    fn signal(&self, why: WaitOutcome) {
-        let waiters: Vec<Arc<LockSync>> = {
-            let mut st = lock_ignoring_poison(&self.sig.st);
-            st.pending = Some(why);
-            st.waiters.iter().map(|(_, w)| Arc::clone(w)).collect()
-        };
-        for w in waiters {
-            // Taking the mutex orders us after a waiter that checked
-            // `pending` and is going to sleep: it is asleep once we get it.
-            drop(lock_ignoring_poison(&w.m));
-            w.cv.notify_all();
-        }
+        self.sig.signal(WaitOutcome::Restart)
     }
 
     /// Drop a simulated signal that no wait consumed.
     pub fn clear_interrupt(&self) {
-        lock_ignoring_poison(&self.sig.st).pending = None;
+        self.sig.clear();
     }
 }
 
-// SAFETY: pin returns the calling thread's own slot (a per-thread index
-// that no live thread shares; reuse is ordered by SLOT_ALLOC's mutex);
-// entry_fence + barrier forbid the store-buffering outcome: either
-// membarrier (a full barrier on every running thread of the process,
-// landing between two instructions of any section, which the compiler
-// fence keeps in program order) or SeqCst fences on both sides; the barrier
-// then waits for every in_entry to read false with acquire loads.  The lock
-// is a mutex + condvar whose wait releases the mutex atomically and
-// re-checks the condition after every wakeup.
-unsafe impl Platform for HostPlatform {
+// SAFETY: slot_add is one read-modify-write of the calling thread's own
+// cell (no other thread writes it while the thread lives; after its exit
+// fold, adds go to CENTRAL atomically); the barrier is membarrier, which
+// runs a full barrier on every thread of the process at an instruction
+// boundary (the fast path's compiler fence keeps each add before the next
+// load of the closing flag in program order), or, in the fallback, SeqCst
+// fences on both sides.  The lock is a mutex + condvar whose wait releases
+// the mutex atomically and re-checks the condition after every wakeup.
+unsafe impl<M: Mode> Platform for HostPlatform<M> {
     type Slots = HostSlots;
     type Lock<T: Send> = HostLock<T>;
 
     fn slots_new(&self) -> Option<HostSlots> {
-        let mut v = Vec::new();
-        v.try_reserve_exact(MAX_THREADS).ok()?;
-        v.resize_with(MAX_THREADS, PaddedSlot::default);
-        Some(HostSlots(v.into_boxed_slice()))
-    }
-
-    #[inline]
-    fn pin<'a>(&self, slots: &'a HostSlots) -> &'a Slot {
-        // Indices are < MAX_THREADS by construction (the allocator refuses
-        // more); the mask keeps a bounds-check branch off the fast path.
-        const _: () = assert!(MAX_THREADS.is_power_of_two());
-        let i = current_slot_index() & (MAX_THREADS - 1);
-        match slots.0.get(i) {
-            Some(p) => &p.0,
-            None => panic!("devref-host: slot index {i} out of range"),
-        }
-    }
-
-    #[inline]
-    fn unpin(&self) {}
-
-    #[inline]
-    fn entry_fence(&self) {
-        match self.mode {
-            FenceMode::Membarrier => std::sync::atomic::compiler_fence(Ordering::SeqCst),
-            FenceMode::SeqCst => fence(Ordering::SeqCst),
-        }
-    }
-
-    fn barrier(&self, slots: &HostSlots) {
-        // Orders the closer's relaxed store of the closing flag before the
-        // membarrier (or stands in for it in the fallback).
-        fence(Ordering::SeqCst);
-        if self.mode == FenceMode::Membarrier {
-            let r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
-            if r != 0 {
-                // The entries only have a compiler fence: without the
-                // barrier the protocol is unsound, so stop here (host only).
-                panic!(
-                    "devref-host: membarrier(PRIVATE_EXPEDITED) failed after registration: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-        }
-        for p in slots.0.iter() {
-            let mut spins = 0u32;
-            while p.0.in_entry.load(Ordering::Acquire) {
-                if spins < 128 {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-        }
-    }
-
-    fn for_each_slot(&self, slots: &HostSlots, f: &mut dyn FnMut(&Slot)) {
-        for p in slots.0.iter() {
-            f(&p.0);
-        }
-    }
-
-    fn lock_new<T: Send>(&self, _name: &'static str, v: T) -> Option<HostLock<T>> {
-        Some(HostLock {
-            sync: Arc::new(LockSync {
-                m: Mutex::new(()),
-                cv: Condvar::new(),
-            }),
-            val: UnsafeCell::new(v),
+        let (index, base_count, base_enters) = slots::alloc_index()?;
+        Some(HostSlots {
+            index,
+            offset: slots::offset_of_index(index),
+            base_count,
+            base_enters,
         })
     }
 
+    #[inline(always)]
+    fn slot_add(&self, s: &HostSlots, field: Field, delta: i64, order: AddOrder) {
+        let order = match order {
+            AddOrder::Relaxed => Ordering::Relaxed,
+            AddOrder::Release => Ordering::Release,
+        };
+        slots::add(s.offset, field, delta, order);
+    }
+
+    #[inline(always)]
+    fn after_add(&self) {
+        if M::SEQCST {
+            fence(Ordering::SeqCst);
+        } else {
+            // Keep the add before the following load of the closing flag
+            // (a release store may otherwise sink below a later load):
+            // membarrier needs program order, like the kernel's IPI.
+            compiler_fence(Ordering::SeqCst);
+        }
+    }
+
+    fn barrier(&self, _slots: &HostSlots) {
+        // Orders the drainer's relaxed store of the closing flag before the
+        // membarrier (or stands in for it in the fallback).
+        fence(Ordering::SeqCst);
+        if !M::SEQCST {
+            membarrier::run();
+        }
+    }
+
+    fn for_each_slot(&self, s: &HostSlots, f: &mut dyn FnMut(i64, u64)) {
+        slots::visit(s.index, f);
+        // The index's sums before this gate existed.
+        f(s.base_count.wrapping_neg(), s.base_enters.wrapping_neg());
+    }
+
+    fn lock_new<T: Send>(&self, _name: &'static str, v: T) -> Option<HostLock<T>> {
+        Some(HostLock::new(v))
+    }
+
     fn with_lock<T: Send, R>(&self, l: &HostLock<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        let _g = lock_ignoring_poison(&l.sync.m);
-        // SAFETY: we hold l.sync.m, which guards every access to l.val, and
-        // the reference does not outlive the guard (f returns first).
-        f(unsafe { &mut *l.val.get() })
+        l.with(f)
     }
 
     fn wait_until<T: Send>(
@@ -443,40 +245,11 @@ unsafe impl Platform for HostPlatform {
         deadline_ns: Option<u64>,
         done: &mut dyn FnMut(&mut T) -> bool,
     ) -> WaitOutcome {
-        // Register before checking `pending` (under the mutex, below), so an
-        // interrupt either is seen by that check or finds us registered.
-        let _reg = Registration {
-            sig: &self.sig,
-            id: self.sig.register(&l.sync),
-        };
-        let mut g = lock_ignoring_poison(&l.sync.m);
-        loop {
-            // SAFETY: we hold l.sync.m (g), which guards l.val; the
-            // reference ends before g is given to the condvar.
-            if done(unsafe { &mut *l.val.get() }) {
-                return WaitOutcome::Done;
-            }
-            if let Some(why) = self.sig.take_pending() {
-                return why;
-            }
-            match deadline_ns {
-                None => g = l.sync.cv.wait(g).unwrap_or_else(PoisonError::into_inner),
-                Some(d) => {
-                    let now = self.now_ns();
-                    if now >= d {
-                        return WaitOutcome::TimedOut;
-                    }
-                    g = match l.sync.cv.wait_timeout(g, Duration::from_nanos(d - now)) {
-                        Ok((g, _)) => g,
-                        Err(e) => e.into_inner().0,
-                    };
-                }
-            }
-        }
+        l.wait_until(&self.sig, deadline_ns, || self.now_ns(), done)
     }
 
     fn notify_all<T: Send>(&self, l: &HostLock<T>) {
-        l.sync.cv.notify_all();
+        l.notify_all();
     }
 
     fn now_ns(&self) -> u64 {

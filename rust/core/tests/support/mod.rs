@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use devref_core::dev::*;
-use devref_core::platform::{Platform, Slot, WaitOutcome};
+use devref_core::platform::{AddOrder, Field, Platform, WaitOutcome};
 use devref_host::HostPlatform;
 
 /// What the kernel saw.
@@ -134,19 +134,18 @@ unsafe impl Platform for Mock {
     fn slots_new(&self) -> Option<Self::Slots> {
         self.p.slots_new()
     }
-    fn pin<'a>(&self, s: &'a Self::Slots) -> &'a Slot {
-        self.p.pin(s)
+    #[inline(always)]
+    fn slot_add(&self, s: &Self::Slots, field: Field, delta: i64, order: AddOrder) {
+        self.p.slot_add(s, field, delta, order)
     }
-    fn unpin(&self) {
-        self.p.unpin()
-    }
-    fn entry_fence(&self) {
-        self.p.entry_fence()
+    #[inline(always)]
+    fn after_add(&self) {
+        self.p.after_add()
     }
     fn barrier(&self, s: &Self::Slots) {
         self.p.barrier(s)
     }
-    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(&Slot)) {
+    fn for_each_slot(&self, s: &Self::Slots, f: &mut dyn FnMut(i64, u64)) {
         self.p.for_each_slot(s, f)
     }
     fn lock_new<T: Send>(&self, n: &'static str, v: T) -> Option<Self::Lock<T>> {
