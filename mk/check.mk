@@ -14,14 +14,13 @@ $(KLDCHECK): FORCE
 # hands to the kernel as tables: each must be defined, with the same layout,
 # in the module's view and in the GENERIC kernel's view of the headers.
 KBI_REQUIRE	 = --require 'cpuset_t' \
-		   --require 'struct smp_rendezvous_cpus_retry_arg' \
 		   --require 'struct filterops' --require 'struct selinfo' \
 		   --require 'struct knlist' --require 'struct knote' \
 		   --require 'struct kevent' --require 'struct mtx' \
 		   --require 'struct task' --require 'struct make_dev_args' \
 		   --require 'struct sysctl_ctx_list' \
 		   --require 'struct sysctl_oid' --require 'struct thread' \
-		   --require 'struct pcpu' --require 'struct cdevsw' \
+		   --require 'struct cdevsw' \
 		   --require 'struct cdev' --require 'struct malloc_type' \
 		   --require 'moduledata_t' --require 'struct mod_metadata' \
 		   --require 'struct sysinit'
@@ -31,6 +30,11 @@ KBI_REQUIRE	 = --require 'cpuset_t' \
 DEVREF_MAX_TEXT	 = 65536
 DEVRING_MAX_TEXT = 32768
 DEVECHO_MAX_TEXT = 8192
+
+# The gate's fast path as linked (the probes run exactly what every cdevsw
+# entry inlines): no call, no locked instruction, per-CPU adds only.
+DEVREF_HOT_PATH	 = --hot-path devref_gate_probe_enter \
+		   --hot-path devref_gate_probe_leave --hot-path-max 24
 
 check: all $(KLDCHECK) $(KPI_DECLS) kpi-exports-check kbi-check kbi-negative-check
 	$(KLDCHECK) --kpi-decls $(KPI_DECLS) --exports mk/devref.exports \

@@ -2,8 +2,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Kernel services for devref's Rust code: thin wrappers for KPI macros and
- * inlines (mtx(9), msleep(9), zpcpu, critical sections, the rendezvous
- * barrier).  No logic lives here; see rust/kernel/devref-kmod/src/platform.rs
+ * inlines (mtx(9), msleep(9), zpcpu, critical sections, the IPI barrier).  No logic lives here; see rust/kernel/devref-kmod/src/platform.rs
  * for how the gate uses them.
  */
 
@@ -34,21 +33,16 @@ struct devref_lock {
 };
 
 /*
- * smp_rendezvous_cpus_retry() takes a cpuset_t by value: its size is part of
- * the calling convention.  A build without the kernel's SMP option (an empty
- * opt_global.h) has MAXCPU 1 and an 8-byte cpuset_t, and every argument the
- * kernel reads is shifted.  mk/opt/ holds the options kmod.mk would give.
+ * The module must see the kernel's configuration: a build without the
+ * kernel's SMP option (an empty opt_global.h) has MAXCPU 1 and an 8-byte
+ * cpuset_t, and every structure or by-value argument sized by them differs
+ * from the kernel's.  cpuset_t's size is the detector.  mk/opt/ holds the
+ * options kmod.mk would give.
  */
 #ifndef DEVREF_KBI_NEGATIVE_TEST	/* make kbi-negative-check only */
 _Static_assert(MAXCPU > 1 && sizeof(cpuset_t) == CPU_MAXSIZE / NBBY,
     "cpuset_t is not the kernel's: build with the SMP option (mk/opt/)");
 #endif
-
-struct devref_barrier {
-	void		*db_base;
-	int		(*db_check)(void *);
-	struct smp_rendezvous_cpus_retry_arg db_srcra;
-};
 
 void *
 devref_shim_alloc(unsigned long size, unsigned long align)
@@ -100,21 +94,6 @@ devref_shim_pcpu_free(void *base)
 	uma_zfree_pcpu(pcpu_zone_64, base);
 }
 
-void *
-devref_shim_pcpu_enter(void *base)
-{
-
-	critical_enter();
-	return (zpcpu_get(base));
-}
-
-void
-devref_shim_pcpu_exit(void)
-{
-
-	critical_exit();
-}
-
 void
 devref_shim_critical_enter(void)
 {
@@ -146,40 +125,17 @@ devref_shim_pcpu_slot(void *base, unsigned int cpu)
 }
 
 /*
- * Runs on each CPU in the rendezvous IPI.  It checks this CPU's own slot:
- * the IPI serialises with everything the CPU did before it, so a clear flag
- * seen here means any later entry on this CPU will see the closing flag.
+ * The gates' barrier (docs/design.md, section 6): an IPI to every CPU that
+ * runs a seq_cst fence there.  Where it interrupts a CPU is that CPU's point
+ * P: the fast path's one-instruction adds before it are visible to the
+ * caller when this returns, and its loads of the closing flag after it see
+ * the store the caller made before calling.  No per-CPU check, no retry.
  */
-static void
-devref_barrier_action(void *arg)
-{
-	struct devref_barrier *db;
-
-	db = __containerof(arg, struct devref_barrier, db_srcra);
-	if (db->db_check(zpcpu_get(db->db_base)) == 0)
-		smp_rendezvous_cpus_done(arg);
-}
-
-static void
-devref_barrier_wait(void *arg, int cpu)
-{
-	struct devref_barrier *db;
-
-	db = __containerof(arg, struct devref_barrier, db_srcra);
-	while (db->db_check(zpcpu_get_cpu(db->db_base, cpu)) != 0)
-		cpu_spinwait();
-}
-
 void
-devref_shim_barrier(void *base, int (*check)(void *slot))
+devref_shim_barrier(void)
 {
-	struct devref_barrier db;
 
-	db.db_base = base;
-	db.db_check = check;
-	smp_rendezvous_cpus_retry(all_cpus, smp_no_rendezvous_barrier,
-	    devref_barrier_action, smp_no_rendezvous_barrier,
-	    devref_barrier_wait, &db.db_srcra);
+	cpus_fence_seq_cst();
 }
 
 struct devref_lock *

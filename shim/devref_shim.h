@@ -38,21 +38,25 @@ void	 devref_shim_free(void *p);
 /* Console. */
 void	 devref_shim_log(const char *msg, unsigned long len);
 
-/* Per-CPU storage (zpcpu) and the no-migration section. */
-/* One 64-byte slot per CPU; enter = critical_enter + this CPU's slot. */
+/*
+ * Per-CPU storage (zpcpu) for the gates' slots: one zeroed 64-byte item per
+ * CPU.  On amd64 the value devref_shim_pcpu_alloc returns is what
+ * uma_zalloc_pcpu returns, an offset from __pcpu[0]: Rust adds to the running
+ * CPU's copy with one %gs-relative instruction, as zpcpu_add does.  The sum
+ * reads each CPU's copy through devref_shim_pcpu_slot (zpcpu_get_cpu).
+ */
 void	*devref_shim_pcpu_alloc(void);
 void	 devref_shim_pcpu_free(void *base);
-void	*devref_shim_pcpu_enter(void *base);
-void	 devref_shim_pcpu_exit(void);		/* critical_exit */
-void	 devref_shim_critical_enter(void);
-void	 devref_shim_critical_exit(void);
 unsigned int devref_shim_cpu_count(void);	/* mp_maxid + 1 */
 void	*devref_shim_pcpu_slot(void *base, unsigned int cpu);
+/* critical_enter/exit, for code that must not be preempted (not the gate). */
+void	 devref_shim_critical_enter(void);
+void	 devref_shim_critical_exit(void);
 /*
- * Run check(arg, slot-of-that-cpu) on every CPU, in an IPI, until it has
- * returned 0 on each (smp_rendezvous_cpus_retry).
+ * The gates' barrier: a rendezvous IPI running a seq_cst fence on every CPU
+ * (cpus_fence_seq_cst).  Sleeps; no lock of devref's spin kind held.
  */
-void	 devref_shim_barrier(void *base, int (*check)(void *slot));
+void	 devref_shim_barrier(void);
 
 /* Sleep mutex with a wait channel (mtx(9), msleep(9), wakeup(9)). */
 struct devref_lock *devref_shim_lock_new(const char *name);

@@ -15,6 +15,7 @@ mod log;
 mod module;
 mod ops;
 mod platform;
+mod probe;
 mod report;
 mod state;
 

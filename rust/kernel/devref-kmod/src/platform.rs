@@ -1,17 +1,19 @@
 //! The FreeBSD platform: devref-core's protocol on real kernel services.
 //!
-//! Slots are zpcpu memory (one 64-byte item per CPU from pcpu_zone_64), the
-//! no-migration section is critical_enter/exit, the barrier is
-//! smp_rendezvous_cpus_retry with an action that checks the slot of the CPU
-//! it runs on (as vfs_op_barrier_wait does), the lock is an MTX_DEF mutex
-//! slept on with msleep(PCATCH) and woken with wakeup(9).
+//! Slots are zpcpu memory (one 64-byte item per CPU from pcpu_zone_64),
+//! added to with one `%gs`-relative instruction like amd64's `zpcpu_add`
+//! (no critical section); the barrier is `cpus_fence_seq_cst` (an IPI with a
+//! fence on every CPU); the lock is an MTX_DEF mutex slept on with
+//! msleep(PCATCH) and woken with wakeup(9).
 
+use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void, CStr};
+use core::mem::offset_of;
 use core::ptr::NonNull;
-use core::sync::atomic::{compiler_fence, Ordering};
+use core::sync::atomic::Ordering;
 
-use devref_core::platform::{Platform, Slot, WaitOutcome};
+use devref_core::platform::{AddOrder, Field, Platform, Slot, WaitOutcome};
 use devref_sys::shim;
 
 const EWOULDBLOCK: c_int = 35;
@@ -23,7 +25,12 @@ const ERESTART: c_int = -1;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FreeBsd;
 
-/// One gate's per-CPU slots (zpcpu base pointer).
+/// One gate's per-CPU slots: what `uma_zalloc_pcpu` returned.  On amd64
+/// that is not an address but an offset from `__pcpu[0]`
+/// (`zpcpu_base_to_offset`); `%gs` holds the running CPU's `struct pcpu`
+/// (`&__pcpu[cpu]`, each a page, UMA_PCPU_ALLOC_SIZE), so `%gs:base` is the
+/// running CPU's copy, `zpcpu_get_cpu(base, curcpu)`.  Only the shim's
+/// zpcpu accessors and the `%gs`-relative asm below use it.
 pub struct PcpuSlots(NonNull<c_void>);
 
 // SAFETY: the zpcpu region is shared kernel memory; every access to a slot
@@ -79,23 +86,19 @@ fn lock_name(name: &str) -> &'static CStr {
     }
 }
 
-/// Barrier check, run in the rendezvous IPI on the slot's own CPU (and by
-/// the waiter while it spins): nonzero while a fast-path section is open.
-extern "C" fn slot_in_entry(slot: *mut c_void) -> c_int {
-    // SAFETY: the shim passes a slot of the zpcpu region given to it.
-    let s = unsafe { &*slot.cast::<Slot>() };
-    s.in_entry.load(Ordering::Acquire) as c_int
-}
+const _: () = assert!(core::mem::size_of::<Slot>() <= 64);
+/// Where the asm adds: `Slot::count` and `Slot::enters` in the item.
+const COUNT_OFF: usize = offset_of!(Slot, count);
+const ENTERS_OFF: usize = offset_of!(Slot, enters);
 
-const _: () = assert!(core::mem::size_of::<Slot>() == 64);
-const _: () = assert!(core::mem::align_of::<Slot>() == 64);
-
-// SAFETY: pin excludes other writers (critical section: no preemption, no
-// migration; gates are never entered from interrupt filters); the barrier
-// runs an IPI on every CPU that checks that CPU's own in_entry, so every
-// section either saw the closing flag or finished before it returned
-// (docs/design.md); the lock is a real mutex and msleep drops it
-// atomically.
+// SAFETY: slot_add is one non-locked `add`/`sub` to the running CPU's item
+// (`%gs`-relative, exactly zpcpu_add's instruction): an interrupt or a
+// preemption cannot split it, and only the CPU itself writes its item
+// (gates are never entered from interrupt filters); it is an asm compiler
+// barrier, so the loads of the closing flag stay in program order.  The
+// barrier is cpus_fence_seq_cst: an IPI that runs a fence on every CPU at an
+// instruction boundary, which is that CPU's point P (docs/design.md,
+// section 6).  The lock is a real mutex and msleep drops it atomically.
 unsafe impl Platform for FreeBsd {
     type Slots = PcpuSlots;
     type Lock<T: Send> = KLock<T>;
@@ -104,39 +107,63 @@ unsafe impl Platform for FreeBsd {
         // SAFETY: plain allocation call.
         let base = NonNull::new(unsafe { shim::devref_shim_pcpu_alloc() })?;
         let slots = PcpuSlots(base);
-        // pcpu_zone_64 items are 64 bytes; they must also be 64-aligned for
-        // Slot.  Refuse rather than misuse if a kernel ever differs.
-        if !(base.as_ptr() as usize).is_multiple_of(core::mem::align_of::<Slot>()) {
+        // pcpu_zone_64 items are 64 bytes and 64-aligned (the offset's
+        // alignment is the item's: __pcpu is page-aligned).  The counters
+        // must not straddle a line; refuse rather than misuse if a kernel
+        // ever differs.
+        if !(base.as_ptr() as usize).is_multiple_of(64) {
             return None;
         }
         Some(slots)
     }
 
-    #[inline]
-    fn pin<'a>(&self, slots: &'a PcpuSlots) -> &'a Slot {
-        // SAFETY: critical_enter, then this CPU's item of the region: a
-        // zeroed, 64-aligned 64-byte Slot that lives as long as `slots`.
-        unsafe { &*shim::devref_shim_pcpu_enter(slots.0.as_ptr()).cast::<Slot>() }
+    #[inline(always)]
+    fn slot_add(&self, slots: &PcpuSlots, field: Field, delta: i64, _order: AddOrder) {
+        // On x86 every store is a release: the order needs no instruction.
+        let base = slots.0.as_ptr();
+        // SAFETY: `base` came from uma_zalloc_pcpu(pcpu_zone_64) and lives
+        // as long as `slots`; `%gs:base + off` is a field of the running
+        // CPU's 64-byte item (see PcpuSlots).  One instruction, no lock
+        // prefix: atomic against this CPU's interrupts and preemption,
+        // which is all the protocol needs.  No `nomem`: the asm is a
+        // compiler barrier.
+        unsafe {
+            match (field, delta) {
+                (Field::Count, 1) => asm!(
+                    "add qword ptr gs:[{b} + {o}], 1",
+                    b = in(reg) base, o = const COUNT_OFF, options(nostack)
+                ),
+                (Field::Count, -1) => asm!(
+                    "sub qword ptr gs:[{b} + {o}], 1",
+                    b = in(reg) base, o = const COUNT_OFF, options(nostack)
+                ),
+                (Field::Enters, 1) => asm!(
+                    "add qword ptr gs:[{b} + {o}], 1",
+                    b = in(reg) base, o = const ENTERS_OFF, options(nostack)
+                ),
+                (Field::Enters, -1) => asm!(
+                    "sub qword ptr gs:[{b} + {o}], 1",
+                    b = in(reg) base, o = const ENTERS_OFF, options(nostack)
+                ),
+                (Field::Count, d) => asm!(
+                    "add qword ptr gs:[{b} + {o}], {d}",
+                    b = in(reg) base, o = const COUNT_OFF, d = in(reg) d, options(nostack)
+                ),
+                (Field::Enters, d) => asm!(
+                    "add qword ptr gs:[{b} + {o}], {d}",
+                    b = in(reg) base, o = const ENTERS_OFF, d = in(reg) d, options(nostack)
+                ),
+            }
+        }
     }
 
-    #[inline]
-    fn unpin(&self) {
-        // SAFETY: pairs with the critical_enter in pin.
-        unsafe { shim::devref_shim_pcpu_exit() }
+    fn barrier(&self, _slots: &PcpuSlots) {
+        // SAFETY: plain call; it sleeps, which the gate's lock (a sleep
+        // mutex) allows.
+        unsafe { shim::devref_shim_barrier() }
     }
 
-    #[inline]
-    fn entry_fence(&self) {
-        // atomic_interrupt_fence(): the rendezvous IPI supplies the rest.
-        compiler_fence(Ordering::SeqCst);
-    }
-
-    fn barrier(&self, slots: &PcpuSlots) {
-        // SAFETY: the region is live; the check only reads a Slot.
-        unsafe { shim::devref_shim_barrier(slots.0.as_ptr(), Some(slot_in_entry)) }
-    }
-
-    fn for_each_slot(&self, slots: &PcpuSlots, f: &mut dyn FnMut(&Slot)) {
+    fn for_each_slot(&self, slots: &PcpuSlots, f: &mut dyn FnMut(i64, u64)) {
         // SAFETY: plain query.
         let n = unsafe { shim::devref_shim_cpu_count() };
         for cpu in 0..n {
@@ -144,8 +171,14 @@ unsafe impl Platform for FreeBsd {
             // checked anyway.
             let p = unsafe { shim::devref_shim_pcpu_slot(slots.0.as_ptr(), cpu) };
             if !p.is_null() {
-                // SAFETY: a Slot of the live region.
-                f(unsafe { &*p.cast::<Slot>() });
+                // SAFETY: zpcpu_get_cpu of the live region: a zeroed,
+                // 64-aligned item, read through Slot's atomics.
+                let s = unsafe { &*p.cast::<Slot>() };
+                // Acquire: pairs with the leave's −1 (a plain load on x86).
+                f(
+                    s.count.load(Ordering::Acquire),
+                    s.enters.load(Ordering::Relaxed),
+                );
             }
         }
     }
