@@ -82,7 +82,6 @@ pub fn utc_now() -> String {
 
 /// Describe this machine.
 pub fn machine() -> Machine {
-    let p = devref_host::HostPlatform::new();
     Machine {
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         cpu_model: cpu_model(),
@@ -91,10 +90,10 @@ pub fn machine() -> Machine {
             .unwrap_or_else(|_| "unknown".into()),
         date: utc_now(),
         commit: git_commit(),
-        host_barrier: if p.uses_membarrier() {
-            "membarrier (entry fence = compiler fence)"
+        host_barrier: if devref_host::membarrier_available() {
+            "membarrier (fast path: compiler fences only)"
         } else {
-            "SeqCst fences (membarrier unavailable: a full fence per enter and per leave)"
+            "none: membarrier unavailable (the pcpu scheme needs it)"
         },
     }
 }
@@ -194,7 +193,7 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The spec's targets, judged on medians.
+/// The spec's targets (issue 10 for the per-call cost), judged on medians.
 pub fn targets(r: &Results) -> Vec<Target> {
     let mut t = Vec::new();
     let w = r.calibration.iters;
@@ -203,7 +202,24 @@ pub fn targets(r: &Results) -> Vec<Target> {
             t.push(Target {
                 name: format!("pcpu added cost, {th} thread(s), no work"),
                 value: v,
-                limit: 5.0,
+                limit: 1.5,
+                at_most: true,
+                unit: " ns",
+            });
+        }
+    }
+    for &th in &r.config.threads {
+        if let (Some(p), Some(a)) = (
+            added_ns(r, Kind::Pcpu, th, 0),
+            added_ns(r, Kind::Atomic, th, 0),
+        ) {
+            t.push(Target {
+                name: format!(
+                    "pcpu added cost below atomic's ({} ns), {th} thread(s), no work",
+                    fmt_num(a)
+                ),
+                value: p,
+                limit: a,
                 at_most: true,
                 unit: " ns",
             });
@@ -232,7 +248,7 @@ pub fn targets(r: &Results) -> Vec<Target> {
                     r.calibration.measured_ns
                 ),
                 value: v,
-                limit: 0.95,
+                limit: 0.97,
                 at_most: false,
                 unit: "",
             });

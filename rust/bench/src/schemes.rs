@@ -122,9 +122,12 @@ pub struct PcpuScheme {
 }
 
 impl PcpuScheme {
-    /// A new open gate on the default host platform (membarrier when the
-    /// kernel has it, else the SeqCst-fence fallback).
+    /// A new open gate on the host platform the kernel's protocol maps to
+    /// (membarrier; an error where the kernel lacks it).
     pub fn new() -> Result<Self, String> {
+        if !devref_host::membarrier_available() {
+            return Err("membarrier(PRIVATE_EXPEDITED) unavailable".into());
+        }
         let gate = Gate::new(HostPlatform::new()).ok_or("Gate::new failed")?;
         Ok(PcpuScheme { gate })
     }

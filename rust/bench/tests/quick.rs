@@ -56,7 +56,10 @@ fn quick_run_produces_a_complete_report() {
 
     // Targets are judged (whatever the verdict in quick mode).
     let targets = report::targets(&r);
-    assert_eq!(targets.len(), 3 + 2 + 1 + cfg.drain_ks.len());
+    assert_eq!(
+        targets.len(),
+        3 + cfg.threads.len() + 2 + 1 + cfg.drain_ks.len()
+    );
     for t in &targets {
         let l = t.line();
         assert!(l.starts_with("PASS  ") || l.starts_with("MISS  "), "{l}");
