@@ -7,7 +7,7 @@ mod vm_model;
 
 use devref_core::dev::{EACCES, EINVAL, ENOMEM, ENOSPC, ENXIO};
 use devref_core::pager::cookie::{self, CookieId};
-use devref_core::pager::{Regions, Vm};
+use devref_core::pager::{PagerShared, Regions, Vm};
 use devref_host::HostPlatform;
 use vm_model::{Model, Touch, PAGE};
 
@@ -15,8 +15,9 @@ type R = Regions<HostPlatform, Model>;
 
 fn setup(slots: usize) -> (R, Model) {
     let m = Model::default();
+    let shared = PagerShared::new(HostPlatform::new(), m.clone()).expect("shared");
     (
-        Regions::new(HostPlatform::new(), m.clone(), slots).expect("regions"),
+        Regions::new(HostPlatform::new(), shared, slots).expect("regions"),
         m,
     )
 }
@@ -340,7 +341,7 @@ fn the_model_catches_a_free_under_a_mapping() {
     // its rules (a pager that forgot to revoke).
     let m = Model::default();
     let pg = m.page_alloc().unwrap();
-    let obj = m.object_new(1, std::slice::from_ref(&pg), true).unwrap();
+    let obj = m.object_new(0, 1, std::slice::from_ref(&pg), true).unwrap();
     let o = m.object_ref(&obj);
     let p = m.proc_new();
     let va = m.map(p, o, 0, PAGE);

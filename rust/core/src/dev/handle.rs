@@ -124,6 +124,32 @@ impl<N> HandleList<Handle<N>> {
     ///
     /// # Safety
     /// With the node's state lock held.
+    /// The handle of `incarnation` whose per-open state is `priv_`, if
+    /// exactly one is in the list.
+    ///
+    /// # Safety
+    /// Called with the list's lock held.
+    pub(crate) unsafe fn find_priv(
+        &self,
+        priv_: usize,
+        incarnation: u64,
+    ) -> Option<*mut Handle<N>> {
+        let mut found = None;
+        let mut h = self.head;
+        while !h.is_null() {
+            // SAFETY: every handle in the list is live (the lock is held).
+            let (p, inc, next) = unsafe { ((*h).priv_, (*h).incarnation, (*(*h).link.get()).next) };
+            if p == priv_ && inc == incarnation {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(h);
+            }
+            h = next;
+        }
+        found
+    }
+
     pub(crate) unsafe fn take_for_release(&mut self) -> *mut Handle<N> {
         let head = self.head;
         let mut h = head;

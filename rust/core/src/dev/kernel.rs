@@ -7,6 +7,7 @@ use core::fmt;
 use super::errno::Errno;
 use super::name::DevName;
 use super::node::{Mode, Perms};
+use crate::pager::Vm;
 use crate::platform::Platform;
 
 /// Kernel services of the device layer.
@@ -74,6 +75,12 @@ pub trait Kernel: Platform + Clone {
 
     /// A console line.
     fn log(&self, args: fmt::Arguments<'_>);
+
+    /// The VM devices' regions of revocable memory live in (FreeBSD: the
+    /// managed device pager, shim/devref_pager.c).
+    type Vm: Vm;
+    /// A handle on it (made once, at load).
+    fn vm(&self) -> Self::Vm;
 }
 
 /// A client's operations, as the device layer calls them.  `softc` and

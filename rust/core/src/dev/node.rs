@@ -14,6 +14,7 @@ use super::name::DevName;
 use super::registry::ClientRec;
 use crate::gate::{DrainError, GateGuard};
 use crate::lifecycle::{Closing, DevState, Lifecycle, LifecycleError};
+use crate::pager::{cookie, NewRegion, PagerShared, RegionStats, Regions, Vm};
 use crate::platform::WaitOutcome;
 
 /// How a node is protected.
@@ -81,7 +82,15 @@ pub struct Node<K: Kernel, C: ClientOps> {
     published: core::sync::atomic::AtomicBool,
     pub(crate) st: K::Lock<NodeState<K, C>>,
     sleep: K::Lock<SleepState>,
+    /// Revocable memory of this device's incarnations (managed pager).
+    regions: Regions<K, K::Vm>,
 }
+
+/// Regions one device may have at once.
+pub const MAX_REGIONS: usize = 256;
+
+/// `PROT_WRITE` (sys/mman.h), in d_mmap_single's nprot.
+pub const PROT_WRITE: i32 = 0x02;
 
 // SAFETY: `events` is accessed only under the rules on its field (the gate
 // or `st` excludes every writer); everything else is atomics and locks.
@@ -137,7 +146,14 @@ impl<K: Kernel, C: ClientOps> Drop for Call<'_, K, C> {
 }
 
 impl<K: Kernel, C: ClientOps> Node<K, C> {
-    pub(crate) fn new(k: K, name: DevName, mode: Mode, perms: Perms) -> Option<Self> {
+    pub(crate) fn new(
+        k: K,
+        name: DevName,
+        mode: Mode,
+        perms: Perms,
+        pager: Arc<PagerShared<K, K::Vm>>,
+    ) -> Option<Self> {
+        let regions = Regions::new(k.clone(), pager, MAX_REGIONS)?;
         // A new node starts Dead with its gate drained: attach() brings it
         // to life exactly as it revives a tombstone.
         let life = Lifecycle::new_dead(k.clone())?;
@@ -169,6 +185,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             published: core::sync::atomic::AtomicBool::new(false),
             st,
             sleep,
+            regions,
         })
     }
 
@@ -431,6 +448,11 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 // SAFETY: inside the gate (see enter_call).
                 unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
                 self.k.unmark_call(&mut mark);
+                // The file's own regions go with its state, mappings and
+                // all (the client cannot use them any more either).
+                // SAFETY: h is live until the caller frees it.
+                let inc = unsafe { (*h).incarnation };
+                self.regions.revoke_where(inc, Some(h as usize));
                 // SAFETY: pairs with the enter_raw above.
                 unsafe { self.life.gate().leave_raw() };
                 true
@@ -567,6 +589,11 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 }
                 h = next;
             }
+            // Every region of the life, the ones the client forgot too: no
+            // process reaches its pages any more (a touch is SIGBUS), and
+            // devref frees each page once nobody else holds it.
+            self.regions
+                .revoke_where(self.incarnation.load(Ordering::Relaxed), None);
             k.with_lock(&self.st, |st| st.client = None);
         };
         match self.life.finish_gen(generation, teardown) {
@@ -636,6 +663,79 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         }
         // SAFETY: the Call proves we are inside this node's gate.
         unsafe { (*self.events.get()).as_ref() }
+    }
+
+    /// A region of at least `len` bytes for the current incarnation:
+    /// device-wide, or owned by the open file whose per-open state is
+    /// `owner_priv` (which must name exactly one open file).  Called by the
+    /// client, from inside one of its ops.
+    pub fn region_alloc(
+        &self,
+        owner_priv: Option<usize>,
+        len: u64,
+        writable: bool,
+    ) -> Result<NewRegion, Errno> {
+        let _g = self.life.enter().map_err(|_| ENXIO)?;
+        let inc = self.incarnation.load(Ordering::Relaxed);
+        let owner = self.owner_of(owner_priv, inc)?;
+        self.regions
+            .alloc_for(self.cookie(), owner, inc, len, writable)
+    }
+
+    /// Take back a region the client allocated (same owner).
+    pub fn region_free(
+        &self,
+        id: cookie::CookieId,
+        owner_priv: Option<usize>,
+    ) -> Result<(), Errno> {
+        let _g = self.life.enter().map_err(|_| ENXIO)?;
+        let inc = self.incarnation.load(Ordering::Relaxed);
+        let owner = self.owner_of(owner_priv, inc)?;
+        self.regions.free(id, owner)
+    }
+
+    fn owner_of(&self, owner_priv: Option<usize>, inc: u64) -> Result<Option<usize>, Errno> {
+        let Some(p) = owner_priv else { return Ok(None) };
+        // SAFETY: under the list's lock.
+        let h = self
+            .k
+            .with_lock(&self.st, |st| unsafe { st.handles.find_priv(p, inc) });
+        h.map(|h| Some(h as usize)).ok_or(EINVAL)
+    }
+
+    /// d_mmap_single for the open file `h`: a referenced pager object and
+    /// the offset inside it, for `size` bytes at the mmap offset `offset`.
+    /// ENXIO for a dead device or an earlier incarnation's file; EINVAL
+    /// for a bad offset or size; EACCES for another file's region, or
+    /// writing to a read-only one (or from a file opened for writing).
+    ///
+    /// # Safety
+    /// As for [`Node::call`].
+    pub unsafe fn mmap(
+        &self,
+        h: *const Handle<Self>,
+        offset: i64,
+        size: u64,
+        nprot: i32,
+        file_writable: bool,
+    ) -> Result<(usize, u64), Errno> {
+        // SAFETY: per the contract.
+        let _call = unsafe { self.call(h) }.ok_or(dead::MMAP)?;
+        let page = self.regions.shared().vm().page_size();
+        let req = cookie::decode(offset, size, page)?;
+        self.regions
+            .mmap(&req, h as usize, file_writable, nprot & PROT_WRITE != 0)
+    }
+
+    /// The pager object `handle` of one of this device's regions lost its
+    /// last reference (the kernel glue's destructor callback).
+    pub fn object_gone(&self, handle: u64) {
+        self.regions.object_gone(handle);
+    }
+
+    /// This device's regions; the pager's shared counters.
+    pub fn region_stats(&self) -> RegionStats {
+        self.regions.stats()
     }
 
     pub fn stats(&self) -> NodeStats {

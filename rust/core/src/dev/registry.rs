@@ -11,6 +11,7 @@ use super::errno::*;
 use super::kernel::{ClientOps, Kernel};
 use super::name::DevName;
 use super::node::{Mode, Node, NodeStats, Perms, Purge};
+use crate::pager::PagerShared;
 use crate::platform::{Platform, WaitOutcome};
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -70,6 +71,8 @@ pub struct NodeInfo {
     pub mode: Mode,
     pub client: Option<ClientId>,
     pub stats: NodeStats,
+    /// Its regions (and the pager's shared counters).
+    pub regions: crate::pager::RegionStats,
 }
 
 type Table<T> = Box<[Option<Arc<T>>]>;
@@ -87,6 +90,8 @@ struct Registry<K: Kernel, C: ClientOps> {
 pub struct Devref<K: Kernel, C: ClientOps> {
     k: K,
     reg: K::Lock<Registry<K, C>>,
+    /// The managed pager's shared state: objects alive, the graveyard.
+    pager: Arc<PagerShared<K, K::Vm>>,
 }
 
 fn deadline(k: &impl Platform, timeout_ns: Option<u64>) -> Option<u64> {
@@ -112,7 +117,13 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 unloading: false,
             },
         )?;
-        Some(Arc::new(Devref { k, reg }))
+        let pager = PagerShared::new(k.clone(), k.vm())?;
+        Some(Arc::new(Devref { k, reg, pager }))
+    }
+
+    /// The managed pager's shared state.
+    pub fn pager(&self) -> &Arc<PagerShared<K, K::Vm>> {
+        &self.pager
     }
 
     /// Register a client.
@@ -174,7 +185,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
         let events = k.events_new().ok_or(ENOMEM)?;
         // Allocate a node speculatively: the registry lock cannot be held
         // across an allocation.
-        let Some(fresh) = Node::new(k.clone(), name, mode, perms) else {
+        let Some(fresh) = Node::new(k.clone(), name, mode, perms, self.pager.clone()) else {
             k.events_drain(events);
             return Err(ENOMEM);
         };
@@ -472,6 +483,17 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
     /// while a client is registered or once an eternal node was published.
     pub fn prepare_unload(&self) -> Result<(), Errno> {
         let k = &self.k;
+        // A pager object's destructor is devref's code: no unload while
+        // any process still maps revoked memory.  Checked first: it does
+        // not latch `unloading`.
+        let objects = self.pager.objects_alive();
+        if objects > 0 {
+            k.log(format_args!(
+                "unload refused: {} mapping(s) of revoked device memory still exist (munmap them or exit)",
+                objects
+            ));
+            return Err(EBUSY);
+        }
         let (clients, eternal) = k.with_lock(&self.reg, |r| {
             let n = r.clients.iter().flatten().count();
             if n == 0 && !r.eternal_published {
@@ -515,6 +537,7 @@ impl<K: Kernel, C: ClientOps> Devref<K, C> {
                 mode: n.mode(),
                 client: n.client().map(|c| c.id),
                 stats: n.stats(),
+                regions: n.region_stats(),
             });
         }
     }

@@ -10,5 +10,5 @@ pub mod cookie;
 mod regions;
 mod vm;
 
-pub use regions::{NewRegion, RegionState, RegionStats, Regions};
+pub use regions::{NewRegion, PagerShared, RegionState, RegionStats, Regions};
 pub use vm::Vm;

@@ -21,6 +21,7 @@
 //! lock (they may sleep); the state changes run under it, and a mapping is
 //! only ever started under it, from a Live region.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::cookie::{self, CookieId, Request, MAX_SLOTS, REGION_MAX_BYTES};
@@ -78,19 +79,109 @@ struct Slot<V: Vm> {
 
 struct Table<V: Vm> {
     slots: Vec<Slot<V>>,
-    graveyard: Vec<V::Page>,
     next_handle: u64,
     pages_held: usize,
+}
+
+/// What every device's regions share: the VM, the pager objects still
+/// alive anywhere (devref may not unload while one is: its destructor is
+/// devref's code), and the graveyard of pages someone else still holds,
+/// which outlives any one device.
+pub struct PagerShared<P: Platform, V: Vm> {
+    p: P,
+    vm: V,
+    objects_alive: AtomicUsize,
+    graveyard: P::Lock<Graveyard<V>>,
+}
+
+struct Graveyard<V: Vm> {
+    pages: Vec<V::Page>,
     revocations: u64,
     freed: u64,
+}
+
+impl<P: Platform, V: Vm> PagerShared<P, V> {
+    pub fn new(p: P, vm: V) -> Option<Arc<Self>> {
+        let graveyard = p.lock_new(
+            "devref graveyard",
+            Graveyard {
+                pages: Vec::new(),
+                revocations: 0,
+                freed: 0,
+            },
+        )?;
+        Some(Arc::new(PagerShared {
+            p,
+            vm,
+            objects_alive: AtomicUsize::new(0),
+            graveyard,
+        }))
+    }
+
+    pub fn vm(&self) -> &V {
+        &self.vm
+    }
+
+    pub fn objects_alive(&self) -> usize {
+        self.objects_alive.load(Ordering::Acquire)
+    }
+
+    /// A pager object lost its last reference.
+    pub fn object_gone(&self) {
+        self.objects_alive.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Free what can be freed, keep the rest.
+    fn free_pages(&self, pages: Vec<V::Page>) {
+        let mut kept = Vec::new();
+        let mut freed = 0u64;
+        for pg in pages {
+            match self.vm().page_free(pg) {
+                Ok(()) => freed += 1,
+                Err(pg) => kept.push(pg),
+            }
+        }
+        self.p.with_lock(&self.graveyard, |g| {
+            g.freed += freed;
+            g.pages.append(&mut kept);
+        });
+    }
+
+    /// Try the graveyard again (a timer calls this): pages whose last
+    /// other holder let go are freed.  Returns how many remain.
+    pub fn retry_graveyard(&self) -> usize {
+        let pages = self
+            .p
+            .with_lock(&self.graveyard, |g| core::mem::take(&mut g.pages));
+        self.free_pages(pages);
+        self.p.with_lock(&self.graveyard, |g| g.pages.len())
+    }
+
+    /// Pages waiting in the graveyard.
+    pub fn graveyard_len(&self) -> usize {
+        self.p.with_lock(&self.graveyard, |g| g.pages.len())
+    }
+
+    /// Unload: forget the pages still held by someone else (they keep
+    /// devref's wiring; no object, page table or kernel mapping of devref's
+    /// points at them).  Returns how many.
+    pub fn abandon_graveyard(&self) -> usize {
+        let pages = self
+            .p
+            .with_lock(&self.graveyard, |g| core::mem::take(&mut g.pages));
+        let n = pages.len();
+        for pg in pages {
+            self.vm().page_abandon(pg);
+        }
+        n
+    }
 }
 
 /// A device's regions.
 pub struct Regions<P: Platform, V: Vm> {
     p: P,
-    vm: V,
+    shared: Arc<PagerShared<P, V>>,
     table: P::Lock<Table<V>>,
-    objects_alive: AtomicUsize,
     max_slots: usize,
 }
 
@@ -103,29 +194,29 @@ struct Taken<V: Vm> {
 
 impl<P: Platform, V: Vm> Regions<P, V> {
     /// `max_slots` regions at most (capped at what a cookie can name).
-    pub fn new(p: P, vm: V, max_slots: usize) -> Option<Self> {
+    pub fn new(p: P, shared: Arc<PagerShared<P, V>>, max_slots: usize) -> Option<Self> {
         let table = p.lock_new(
             "devref regions",
             Table {
                 slots: Vec::new(),
-                graveyard: Vec::new(),
                 next_handle: 1,
                 pages_held: 0,
-                revocations: 0,
-                freed: 0,
             },
         )?;
         Some(Regions {
             p,
-            vm,
+            shared,
             table,
-            objects_alive: AtomicUsize::new(0),
             max_slots: max_slots.min(MAX_SLOTS),
         })
     }
 
-    pub fn vm(&self) -> &V {
-        &self.vm
+    pub fn shared(&self) -> &Arc<PagerShared<P, V>> {
+        &self.shared
+    }
+
+    fn vm(&self) -> &V {
+        &self.shared.vm
     }
 
     /// Allocate a region of at least `len` bytes, owned by the open file
@@ -137,7 +228,20 @@ impl<P: Platform, V: Vm> Regions<P, V> {
         len: u64,
         writable: bool,
     ) -> Result<NewRegion, Errno> {
-        let page = self.vm.page_size();
+        self.alloc_for(0, owner, incarnation, len, writable)
+    }
+
+    /// [`Regions::alloc`], naming the table's owner for the pager's
+    /// destructor callback (see [`Vm::object_new`]).
+    pub fn alloc_for(
+        &self,
+        table_owner: usize,
+        owner: Option<usize>,
+        incarnation: u64,
+        len: u64,
+        writable: bool,
+    ) -> Result<NewRegion, Errno> {
+        let page = self.vm().page_size();
         if page == 0 || !page.is_power_of_two() {
             return Err(EINVAL);
         }
@@ -152,7 +256,7 @@ impl<P: Platform, V: Vm> Regions<P, V> {
         let mut pages = Vec::new();
         pages.try_reserve_exact(n).map_err(|_| ENOMEM)?;
         for _ in 0..n {
-            match self.vm.page_alloc() {
+            match self.vm().page_alloc() {
                 Some(pg) => pages.push(pg),
                 None => {
                     self.free_pages(pages);
@@ -165,16 +269,16 @@ impl<P: Platform, V: Vm> Regions<P, V> {
             t.next_handle = t.next_handle.wrapping_add(1);
             h
         });
-        let Some(object) = self.vm.object_new(handle, &pages, writable) else {
+        let Some(object) = self.vm().object_new(table_owner, handle, &pages, writable) else {
             self.free_pages(pages);
             return Err(ENOMEM);
         };
-        self.objects_alive.fetch_add(1, Ordering::AcqRel);
-        let Some(kva) = self.vm.kva_map(&pages) else {
+        self.shared.objects_alive.fetch_add(1, Ordering::AcqRel);
+        let Some(kva) = self.vm().kva_map(&pages) else {
             self.undo(pages, object);
             return Err(ENOMEM);
         };
-        let addr = self.vm.kva_addr(&kva);
+        let addr = self.vm().kva_addr(&kva);
         let region = Region {
             owner,
             incarnation,
@@ -220,7 +324,7 @@ impl<P: Platform, V: Vm> Regions<P, V> {
             }),
             Err(mut r) => {
                 if let Some(k) = r.kva.take() {
-                    self.vm.kva_unmap(k, &r.pages);
+                    self.vm().kva_unmap(k, &r.pages);
                 }
                 if let Some(o) = r.object.take() {
                     self.undo(core::mem::take(&mut r.pages), o);
@@ -234,25 +338,14 @@ impl<P: Platform, V: Vm> Regions<P, V> {
     /// so every page comes back at once.
     fn undo(&self, pages: Vec<V::Page>, object: V::Object) {
         for pg in &pages {
-            self.vm.revoke_page(&object, pg);
+            self.vm().revoke_page(&object, pg);
         }
-        self.vm.object_release(object);
+        self.vm().object_release(object);
         self.free_pages(pages);
     }
 
     fn free_pages(&self, pages: Vec<V::Page>) {
-        let mut kept = Vec::new();
-        let mut freed = 0u64;
-        for pg in pages {
-            match self.vm.page_free(pg) {
-                Ok(()) => freed += 1,
-                Err(pg) => kept.push(pg),
-            }
-        }
-        self.p.with_lock(&self.table, |t| {
-            t.freed += freed;
-            t.graveyard.append(&mut kept);
-        });
+        self.shared.free_pages(pages);
     }
 
     /// d_mmap_single: a referenced object and the offset inside it, for a
@@ -287,7 +380,7 @@ impl<P: Platform, V: Vm> Regions<P, V> {
                 return Err(EACCES);
             }
             let obj = r.object.as_ref().ok_or(ENXIO)?;
-            Ok((self.vm.object_ref(obj), req.offset))
+            Ok((self.vm().object_ref(obj), req.offset))
         })
     }
 
@@ -352,21 +445,22 @@ impl<P: Platform, V: Vm> Regions<P, V> {
         // The client's kernel mapping first: then nothing of devref's or
         // the client's points at the pages.
         if let Some(k) = tk.kva.take() {
-            self.vm.kva_unmap(k, &tk.pages);
+            self.vm().kva_unmap(k, &tk.pages);
         }
         if let Some(obj) = tk.object.take() {
             for pg in &tk.pages {
-                self.vm.revoke_page(&obj, pg);
+                self.vm().revoke_page(&obj, pg);
             }
             self.p.with_lock(&self.table, |t| {
-                t.revocations += 1;
                 if let Some(r) = t.slots.get_mut(id.slot).and_then(|s| s.region.as_mut()) {
                     r.state = RegionState::Revoked;
                 }
             });
+            self.p
+                .with_lock(&self.shared.graveyard, |g| g.revocations += 1);
             // Not under the lock: the object's destructor may run right
             // here and call object_gone.
-            self.vm.object_release(obj);
+            self.vm().object_release(obj);
         }
         let n = tk.pages.len();
         self.free_pages(core::mem::take(&mut tk.pages));
@@ -382,42 +476,32 @@ impl<P: Platform, V: Vm> Regions<P, V> {
 
     /// The pager object with `handle` lost its last reference.
     pub fn object_gone(&self, _handle: u64) {
-        self.objects_alive.fetch_sub(1, Ordering::AcqRel);
+        self.shared.object_gone();
     }
 
-    /// Try the graveyard again (a timer calls this): pages whose last
-    /// other holder let go are freed.  Returns how many remain.
+    /// See [`PagerShared::retry_graveyard`].
     pub fn retry_graveyard(&self) -> usize {
-        let pages = self
-            .p
-            .with_lock(&self.table, |t| core::mem::take(&mut t.graveyard));
-        self.free_pages(pages);
-        self.p.with_lock(&self.table, |t| t.graveyard.len())
+        self.shared.retry_graveyard()
     }
 
-    /// Unload: forget the pages still held by someone else (they keep
-    /// devref's wiring; no object, page table or kernel mapping of devref's
-    /// points at them).  Returns how many.
+    /// See [`PagerShared::abandon_graveyard`].
     pub fn abandon_graveyard(&self) -> usize {
-        let pages = self
-            .p
-            .with_lock(&self.table, |t| core::mem::take(&mut t.graveyard));
-        let n = pages.len();
-        for pg in pages {
-            self.vm.page_abandon(pg);
-        }
-        n
+        self.shared.abandon_graveyard()
     }
 
+    /// This device's regions and pages; the shared counters.
     pub fn stats(&self) -> RegionStats {
-        let objects_alive = self.objects_alive.load(Ordering::Acquire);
+        let objects_alive = self.shared.objects_alive();
+        let (graveyard, revocations, freed) = self.p.with_lock(&self.shared.graveyard, |g| {
+            (g.pages.len(), g.revocations, g.freed)
+        });
         self.p.with_lock(&self.table, |t| RegionStats {
             regions: t.slots.iter().filter(|s| s.region.is_some()).count(),
             pages_held: t.pages_held,
-            graveyard: t.graveyard.len(),
+            graveyard,
             objects_alive,
-            revocations: t.revocations,
-            freed: t.freed,
+            revocations,
+            freed,
         })
     }
 }

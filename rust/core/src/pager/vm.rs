@@ -23,11 +23,18 @@ pub trait Vm: Send + Sync + 'static {
     /// A wired, zeroed page that devref owns alone.  `None` when memory is
     /// short.
     fn page_alloc(&self) -> Option<Self::Page>;
-    /// A pager object covering `pages`, each inserted at its index.
-    /// `handle` comes back through [`super::Regions::object_gone`] when the
-    /// object's last reference goes (its destructor), wherever that is.
-    fn object_new(&self, handle: u64, pages: &[Self::Page], writable: bool)
-        -> Option<Self::Object>;
+    /// A pager object covering `pages`, each inserted at its index.  When
+    /// its last reference goes (its destructor, in whatever thread), the
+    /// kernel glue hands `handle` to [`super::Regions::object_gone`] of the
+    /// table `owner` names (opaque here: the device node, which the glue
+    /// keeps alive until then).
+    fn object_new(
+        &self,
+        owner: usize,
+        handle: u64,
+        pages: &[Self::Page],
+        writable: bool,
+    ) -> Option<Self::Object>;
     /// Another reference on `obj` for a new mapping (`d_mmap_single`
     /// returns it); the raw pointer the kernel takes.  Must not sleep: it
     /// is taken under the lock that guards the region's Live → Revoking

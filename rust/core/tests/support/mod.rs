@@ -16,6 +16,9 @@ use std::thread;
 use std::time::Duration;
 
 use devref_core::dev::*;
+
+#[path = "../vm_model/mod.rs"]
+pub mod vm_model;
 use devref_core::platform::{AddOrder, Field, Platform, WaitOutcome};
 use devref_host::HostPlatform;
 
@@ -64,6 +67,8 @@ impl World {
 pub struct Mock {
     pub p: HostPlatform,
     pub w: Arc<World>,
+    /// The VM model the devices' regions live in (shared by clones).
+    pub vm: vm_model::Model,
 }
 
 impl Mock {
@@ -73,6 +78,7 @@ impl Mock {
             Mock {
                 p: HostPlatform::new(),
                 w: w.clone(),
+                vm: vm_model::Model::default(),
             },
             w,
         )
@@ -241,6 +247,10 @@ impl Kernel for Mock {
     }
     fn log(&self, args: fmt::Arguments<'_>) {
         self.w.log.lock().unwrap().push(args.to_string());
+    }
+    type Vm = vm_model::Model;
+    fn vm(&self) -> vm_model::Model {
+        self.vm.clone()
     }
 }
 

@@ -338,7 +338,7 @@ impl Vm for Model {
         Some(MPage(s.pages.len() - 1))
     }
 
-    fn object_new(&self, handle: u64, pages: &[MPage], _writable: bool) -> Option<MObj> {
+    fn object_new(&self, _owner: usize, handle: u64, pages: &[MPage], _w: bool) -> Option<MObj> {
         let mut s = self.st();
         if s.fail_object_new {
             return None;
