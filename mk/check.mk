@@ -23,7 +23,8 @@ KBI_REQUIRE	 = --require 'cpuset_t' \
 		   --require 'struct cdevsw' \
 		   --require 'struct cdev' --require 'struct malloc_type' \
 		   --require 'moduledata_t' --require 'struct mod_metadata' \
-		   --require 'struct sysinit'
+		   --require 'struct sysinit' --require 'struct vm_page' \
+		   --require 'struct cdev_pager_ops' --require 'struct file'
 
 # Text size bounds (issue: devref.ko <= 64 KiB, devring.ko <= 32 KiB): the
 # Rust halves are linked with LTO, so only what a module reaches is there.

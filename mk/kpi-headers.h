@@ -24,3 +24,11 @@
 #include <sys/event.h>
 #include <sys/taskqueue.h>
 #include <vm/uma.h>
+#include <sys/rwlock.h>
+#include <vm/vm.h>
+#include <vm/pmap.h>
+#include <vm/vm_extern.h>
+#include <vm/vm_object.h>
+#include <vm/vm_page.h>
+#include <vm/vm_pager.h>
+#include <vm/vm_radix.h>

@@ -11,6 +11,8 @@
 #include <sys/param.h>
 #include <sys/systm.h>
 #include <sys/conf.h>
+#include <sys/fcntl.h>
+#include <sys/file.h>
 #include <sys/filio.h>
 #include <sys/kernel.h>
 #include <sys/malloc.h>
@@ -167,17 +169,32 @@ devref_cdev_kqfilter(struct cdev *cdev, struct knote *kn)
 }
 
 /*
- * No managed pager yet: ENODEV makes the kernel fall back to d_mmap, which
- * devref does not provide, so mmap(2) fails.  Once the pager lands this
- * must never answer ENODEV (the fallback would be an unmanaged object).
+ * mmap(2): a region of the device's revocable memory (devref's managed
+ * pager).  Never ENODEV: the kernel would fall back to an unmanaged
+ * d_mmap object that nobody could revoke.  Runs with td_fpop set to the
+ * file, whose FWRITE decides how far mprotect(2) may raise the mapping.
  */
 static int
-devref_cdev_mmap_single(struct cdev *cdev __unused,
-    vm_ooffset_t *offset __unused, vm_size_t size __unused,
-    struct vm_object **object __unused, int nprot __unused)
+devref_cdev_mmap_single(struct cdev *cdev, vm_ooffset_t *offset,
+    vm_size_t size, struct vm_object **object, int nprot)
 {
+	DEVREF_CALL_MARK(cdev->si_drv1);
+	struct file *fp;
+	unsigned long off;
+	void *obj;
+	int error;
 
-	return (ENODEV);
+	fp = curthread->td_fpop;
+	off = (unsigned long)*offset;
+	obj = NULL;
+	error = devref_rs_mmap_single(cdev->si_drv1, devref_cdev_handle(), &off,
+	    size, nprot, fp != NULL && (fp->f_flag & FWRITE) != 0, &obj);
+	DEVREF_CALL_UNMARK();
+	if (error == 0) {
+		*offset = off;
+		*object = obj;
+	}
+	return (error);
 }
 
 static void

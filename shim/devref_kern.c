@@ -303,6 +303,13 @@ devref_shim_taskq_fini(void)
 	devref_taskq = NULL;
 }
 
+struct taskqueue *
+devref_shim_taskq(void)
+{
+
+	return (devref_taskq);
+}
+
 void
 devref_shim_task_enqueue(struct task *task)
 {
@@ -378,6 +385,12 @@ devref_shim_sysctl_init(void)
 	    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL,
 	    DEVREF_REPORT_CLIENTS, devref_sysctl_report, "A",
 	    "Registered clients: id name devices registered_since_s");
+	SYSCTL_ADD_PROC(&devref_sysctl_ctx,
+	    SYSCTL_STATIC_CHILDREN(_kern_devref), OID_AUTO, "regions",
+	    CTLTYPE_STRING | CTLFLAG_RD | CTLFLAG_MPSAFE, NULL,
+	    DEVREF_REPORT_REGIONS, devref_sysctl_report, "A",
+	    "Revocable memory: regions pages_held graveyard objects_alive "
+	    "revocations pages_freed");
 }
 
 /* Removes the report oids, waiting for handlers still running. */
@@ -441,6 +454,9 @@ static const struct {
 	{ "open_files", DEVREF_STAT_OPEN_FILES,
 	    "Open files holding client state" },
 	{ "alive", DEVREF_STAT_ALIVE, "1 while the device takes calls" },
+	{ "regions", DEVREF_STAT_REGIONS,
+	    "Regions of revocable memory the device has" },
+	{ "pages_held", DEVREF_STAT_PAGES_HELD, "Pages in those regions" },
 };
 
 struct devref_stats *

@@ -167,4 +167,28 @@ void	devref_wakeup(struct devref_dev *dev);
 /* Readiness changed: wake poll(2)/select(2)/kevent(2) waiters. */
 void	devref_notify(struct devref_dev *dev);
 
+/*
+ * Revocable memory (devref's managed pager).  devref_region_alloc() gives
+ * the client len bytes (rounded up to pages, under 4 GiB) of zeroed memory
+ * that devref owns, mapped in the kernel at *kvap; user space maps it with
+ * mmap(2) at offset *cookiep (MAP_SHARED; PROT_WRITE, and opening the
+ * device for writing, need DEVREF_REGION_WRITABLE).  priv NULL: any open
+ * file of the device may map it; otherwise only the open file whose
+ * per-open state is priv (it must be the only open file with that priv),
+ * and the region goes when that file's state is released.  Every region of
+ * a device goes when the device is destroyed, forgotten or not: every
+ * mapping is revoked (a later touch is SIGBUS), and *kvap is invalid from
+ * then on.  Call from inside an op of the device.  EINVAL: bad len, flags
+ * or priv; ENOMEM; ENOSPC: too many regions; ENXIO: the device is closing.
+ */
+#define	DEVREF_REGION_WRITABLE	0x1
+int	devref_region_alloc(struct devref_dev *dev, void *priv,
+	    unsigned long len, int flags, void **kvap, unsigned long *cookiep);
+/*
+ * Take a region back before the device goes (same dev and priv as its
+ * allocation): its mappings are revoked.  EINVAL: no such region.
+ */
+int	devref_region_free(struct devref_dev *dev, void *priv,
+	    unsigned long cookie);
+
 #endif /* !_DEVREF_KPI_H_ */

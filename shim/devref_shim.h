@@ -112,6 +112,8 @@ void	 devref_shim_taskq_fini(void);
 void	 devref_shim_defer(void (*fn)(void *), void *arg);
 /* C only: a task of the shim's own on devref's taskqueue. */
 struct task;
+struct taskqueue;
+struct taskqueue *devref_shim_taskq(void);
 void	 devref_shim_task_enqueue(struct task *task);
 void	 devref_shim_task_cancel_or_drain(struct task *task);
 
@@ -137,6 +139,8 @@ int	 devref_shim_kn_attach(struct devref_events *ev, struct knote *kn,
 #define	DEVREF_STAT_INCARNATION		6
 #define	DEVREF_STAT_OPEN_FILES		7
 #define	DEVREF_STAT_ALIVE		8
+#define	DEVREF_STAT_REGIONS		9
+#define	DEVREF_STAT_PAGES_HELD		10
 struct devref_stats;
 struct devref_stats *devref_shim_stats_publish(const char *name, void *node);
 void	 devref_shim_stats_unpublish(struct devref_stats *ds);
@@ -161,10 +165,39 @@ int	 devref_rs_ioctl(void *node, void *handle, unsigned long cmd,
 int	 devref_rs_poll(void *node, void *handle, int events,
 	    struct thread *td);
 int	 devref_rs_kqfilter(void *node, void *handle, struct knote *kn);
+/*
+ * d_mmap_single: *objp a referenced pager object, *offset the offset inside
+ * it.  file_writable: the file was opened for writing (FWRITE).
+ */
+int	 devref_rs_mmap_single(void *node, void *handle, unsigned long *offset,
+	    unsigned long size, int nprot, int file_writable, void **objp);
 /* 1 ready, 0 not, -1 the device is gone (EV_EOF). */
 int	 devref_rs_kn_event(void *handle, int filter);
 void	 devref_rs_handle_dtor(void *handle);
 void	*devref_rs_handle_node(void *handle);
+
+/*
+ * The managed pager (devref_pager.c): pages devref owns, one OBJT_MGTDEVICE
+ * object per region, revocation, the client's kernel mapping.
+ */
+struct vm_page;
+struct vm_object;
+struct vm_page	*devref_shim_page_alloc(void);
+int	 devref_shim_page_free(struct vm_page *m);	/* 0 or EBUSY */
+struct vm_object *devref_shim_object_new(void *owner, unsigned long long id,
+	    struct vm_page **pages, unsigned long n, int writable);
+void	 devref_shim_object_ref(struct vm_object *obj);
+void	 devref_shim_object_release(struct vm_object *obj);
+void	 devref_shim_revoke_page(struct vm_object *obj, struct vm_page *m);
+unsigned long devref_shim_kva_map(struct vm_page **pages, unsigned long n);
+void	 devref_shim_kva_unmap(unsigned long kva, unsigned long n);
+/* The object made for (owner, id) is gone (its last reference dropped). */
+void	 devref_rs_object_gone(void *owner, unsigned long long id);
+/* Retry the graveyard every second until it is empty; stop (unload). */
+void	 devref_shim_graveyard_arm(void);
+void	 devref_shim_graveyard_stop(void);
+/* Free what can be freed; the pages still held. */
+unsigned long devref_rs_graveyard_retry(void);
 
 /* Module events, called with Giant held. */
 int	 devref_rs_load(void);
@@ -174,6 +207,7 @@ int	 devref_rs_unload(void);
  * with M_DEVREF (the caller frees it with devref_shim_free). */
 #define	DEVREF_REPORT_DEVICES	0
 #define	DEVREF_REPORT_CLIENTS	1
+#define	DEVREF_REPORT_REGIONS	2
 char	*devref_rs_report(int which, unsigned long *lenp);
 void	 devref_shim_sysctl_init(void);
 int	 devref_shim_sysctl_fini(void);

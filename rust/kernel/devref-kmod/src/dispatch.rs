@@ -184,6 +184,8 @@ pub extern "C" fn devref_rs_handle_dtor(h: *mut c_void) {
     if !h.is_null() {
         // SAFETY: devfs runs each file's destructor once.
         unsafe { NodeK::release_handle(h.cast::<H>()) }
+        // The file's regions went with it.
+        crate::vm::arm_graveyard_if_needed();
         // Last: after this only the return path runs in devref's text.
         LIVE_HANDLES.fetch_sub(1, Ordering::AcqRel);
     }
@@ -240,4 +242,40 @@ pub extern "C" fn devref_rs_kn_event(h: *mut c_void, filter: c_int) -> c_int {
         None => missing::poll(want),
     };
     c_int::from(ready != 0)
+}
+
+/// d_mmap_single: a referenced pager object of one of the device's regions
+/// and the offset inside it.  Never ENODEV (the kernel would fall back to
+/// an unmanaged d_mmap object): EINVAL, EACCES or ENXIO instead.
+#[no_mangle]
+pub extern "C" fn devref_rs_mmap_single(
+    n: *mut c_void,
+    h: *mut c_void,
+    offset: *mut u64,
+    size: u64,
+    nprot: c_int,
+    file_writable: c_int,
+    objp: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: si_drv1.
+    let Some(node) = (unsafe { node(n) }) else {
+        return devref_core::dev::dead::MMAP;
+    };
+    if offset.is_null() || objp.is_null() {
+        return devref_core::dev::EINVAL;
+    }
+    // SAFETY: the kernel's in/out offset.
+    let off = unsafe { *offset } as i64;
+    // SAFETY: this file's cdevpriv (or NULL).
+    match unsafe { node.mmap(h.cast::<H>(), off, size, nprot, file_writable != 0) } {
+        Ok((obj, inner)) => {
+            // SAFETY: the kernel's out pointers, checked non-null.
+            unsafe {
+                *objp = obj as *mut c_void;
+                *offset = inner;
+            }
+            0
+        }
+        Err(e) => e,
+    }
 }

@@ -174,4 +174,9 @@ impl Kernel for FreeBsd {
     fn log(&self, args: fmt::Arguments<'_>) {
         log::line(args);
     }
+
+    type Vm = crate::vm::FreeBsdVm;
+    fn vm(&self) -> crate::vm::FreeBsdVm {
+        crate::vm::FreeBsdVm
+    }
 }

@@ -170,7 +170,9 @@ pub unsafe extern "C" fn devref_client_unregister(
     let Some(rec) = client(&d, c) else {
         return EINVAL;
     };
-    match d.unregister(&rec, timeout_ns(timeout_ms)) {
+    let r = d.unregister(&rec, timeout_ns(timeout_ms));
+    crate::vm::arm_graveyard_if_needed();
+    match r {
         Ok(()) => {
             // The client's own reference (from register) goes with its
             // registration; only the unregister that succeeded gets here.
@@ -243,7 +245,9 @@ pub unsafe extern "C" fn devref_dev_destroy(dev: *mut devref_dev, timeout_ms: c_
     let Some(n) = d.node_arc(dev as usize) else {
         return EINVAL;
     };
-    match d.destroy(&n, timeout_ns(timeout_ms)) {
+    let r = d.destroy(&n, timeout_ns(timeout_ms));
+    crate::vm::arm_graveyard_if_needed();
+    match r {
         Ok(()) => 0,
         Err(e) => e,
     }
@@ -289,6 +293,77 @@ pub unsafe extern "C" fn devref_wakeup(dev: *mut devref_dev) {
     // SAFETY: per the contract.
     if let Some(n) = unsafe { node(dev) } {
         n.wakeup();
+    }
+}
+
+/// # Safety
+/// `dev` is a live device of the calling client; `kvap` and `cookiep` are
+/// valid out pointers.
+#[no_mangle]
+pub unsafe extern "C" fn devref_region_alloc(
+    dev: *mut devref_dev,
+    priv_: *mut c_void,
+    len: c_ulong,
+    flags: c_int,
+    kvap: *mut *mut c_void,
+    cookiep: *mut c_ulong,
+) -> c_int {
+    if let Err(e) = may_sleep("devref_region_alloc") {
+        return e;
+    }
+    let writable = devref_sys::kpi::DEVREF_REGION_WRITABLE as c_int;
+    if kvap.is_null() || cookiep.is_null() || flags & !writable != 0 {
+        return EINVAL;
+    }
+    // SAFETY: per the contract.
+    let Some(n) = (unsafe { node(dev) }) else {
+        return EINVAL;
+    };
+    let owner = (!priv_.is_null()).then_some(priv_ as usize);
+    match n.region_alloc(owner, len, flags & writable != 0) {
+        Ok(r) => {
+            // SAFETY: valid out pointers (checked non-null).
+            unsafe {
+                *kvap = r.kva as *mut c_void;
+                *cookiep = r.cookie;
+            }
+            0
+        }
+        Err(e) => e,
+    }
+}
+
+/// # Safety
+/// `dev` is a live device of the calling client.
+#[no_mangle]
+pub unsafe extern "C" fn devref_region_free(
+    dev: *mut devref_dev,
+    priv_: *mut c_void,
+    cookie: c_ulong,
+) -> c_int {
+    if let Err(e) = may_sleep("devref_region_free") {
+        return e;
+    }
+    // SAFETY: per the contract.
+    let Some(n) = (unsafe { node(dev) }) else {
+        return EINVAL;
+    };
+    let Ok(cookie) = i64::try_from(cookie) else {
+        return EINVAL;
+    };
+    let page = 4096;
+    let Ok(req) = devref_core::pager::cookie::decode(cookie, page, page) else {
+        return EINVAL;
+    };
+    if req.offset != 0 {
+        return EINVAL;
+    }
+    let owner = (!priv_.is_null()).then_some(priv_ as usize);
+    let r = n.region_free(req.id, owner);
+    crate::vm::arm_graveyard_if_needed();
+    match r {
+        Ok(()) => 0,
+        Err(e) => e,
     }
 }
 

@@ -18,6 +18,7 @@ mod platform;
 mod probe;
 mod report;
 mod state;
+mod vm;
 
 use core::panic::PanicInfo;
 

@@ -86,6 +86,20 @@ pub extern "C" fn devref_rs_unload() -> i32 {
         console!("unload refused: cannot remove kern.devref sysctls");
         return EBUSY;
     }
+    // No pager object is left (prepare_unload): stop the graveyard's
+    // retry, try once more, and abandon what someone else still holds
+    // (mlock never lets go): it keeps devref's wiring, and no object, page
+    // table or kernel mapping of devref's points at it.
+    // SAFETY: plain call; the taskqueue is still there.
+    unsafe { shim::devref_shim_graveyard_stop() };
+    d.pager().retry_graveyard();
+    let abandoned = d.pager().abandon_graveyard();
+    if abandoned > 0 {
+        console!(
+            "unload: {} page(s) of revoked device memory still held by others (mlock?) abandoned",
+            abandoned
+        );
+    }
     // SAFETY: no job is pending (checked above): this only waits for the
     // tail of the last one and frees the queue.
     unsafe { shim::devref_shim_taskq_fini() };

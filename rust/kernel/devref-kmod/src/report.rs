@@ -13,7 +13,30 @@ use crate::state;
 pub extern "C" fn devref_rs_report(which: c_int, lenp: *mut c_ulong) -> *mut c_char {
     let mut s = String::new();
     if let Some(d) = state::get() {
-        if which as u32 == shim::DEVREF_REPORT_CLIENTS {
+        if which as u32 == shim::DEVREF_REPORT_REGIONS {
+            let p = d.pager();
+            let mut regions = 0;
+            let mut pages = 0;
+            let mut revocations = 0;
+            let mut freed = 0;
+            d.for_each_node(|n| {
+                let r = n.regions;
+                regions += r.regions;
+                pages += r.pages_held;
+                revocations = r.revocations;
+                freed = r.freed;
+            });
+            let _ = writeln!(
+                s,
+                "regions {} pages_held {} graveyard {} objects_alive {} revocations {} pages_freed {}",
+                regions,
+                pages,
+                p.graveyard_len(),
+                p.objects_alive(),
+                revocations,
+                freed
+            );
+        } else if which as u32 == shim::DEVREF_REPORT_CLIENTS {
             let now = d.kernel_now_ns();
             d.for_each_client(|rec, c| {
                 let _ = writeln!(
@@ -72,6 +95,8 @@ pub extern "C" fn devref_rs_node_stat(node: *mut core::ffi::c_void, which: c_int
         shim::DEVREF_STAT_INCARNATION => s.incarnation,
         shim::DEVREF_STAT_OPEN_FILES => s.open_files as u64,
         shim::DEVREF_STAT_ALIVE => u64::from(s.alive),
+        shim::DEVREF_STAT_REGIONS => n.region_stats().regions as u64,
+        shim::DEVREF_STAT_PAGES_HELD => n.region_stats().pages_held as u64,
         _ => 0,
     };
     v as c_ulong
