@@ -11,7 +11,7 @@ use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_void, CStr};
 use core::mem::offset_of;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{compiler_fence, Ordering};
 
 use devref_core::platform::{AddOrder, Field, Platform, Slot, WaitOutcome};
 use devref_sys::shim;
@@ -107,10 +107,10 @@ unsafe impl Platform for FreeBsd {
         // SAFETY: plain allocation call.
         let base = NonNull::new(unsafe { shim::devref_shim_pcpu_alloc() })?;
         let slots = PcpuSlots(base);
-        // pcpu_zone_64 items are 64 bytes and 64-aligned (the offset's
-        // alignment is the item's: __pcpu is page-aligned).  The counters
-        // must not straddle a line; refuse rather than misuse if a kernel
-        // ever differs.
+        // pcpu_zone_64 promises only pointer alignment (UMA_ALIGN_PTR);
+        // its 64-byte items laid out from the start of each page happen to
+        // be 64-aligned.  Correctness needs the two 8-byte counters not to
+        // straddle a line; refuse rather than misuse if a kernel differs.
         if !(base.as_ptr() as usize).is_multiple_of(64) {
             return None;
         }
@@ -155,6 +155,16 @@ unsafe impl Platform for FreeBsd {
                 ),
             }
         }
+    }
+
+    /// A compiler fence: the asm already acts as one in practice (no
+    /// `nomem`), but the gate is not one of its operands, so only this
+    /// makes it Rust's own guarantee that the load of the closing flag
+    /// stays after the add, in program order — all an interrupt on the
+    /// same CPU (the barrier's IPI) needs.  No instruction.
+    #[inline(always)]
+    fn after_add(&self) {
+        compiler_fence(Ordering::SeqCst);
     }
 
     fn barrier(&self, _slots: &PcpuSlots) {

@@ -25,6 +25,7 @@
 mod c_tokens;
 mod check_exports;
 mod check_fpu;
+mod check_gate_patterns;
 mod check_header;
 mod check_hot_path;
 mod check_metadata;
@@ -181,4 +182,5 @@ fn check_module(data: &[u8], context: &Context, report: &mut Report) {
     check_metadata::check(&module, &context.expectations, report);
     check_sizes::check(&module, context.max_text, report);
     check_hot_path::check(&module, &context.hot_paths, context.hot_path_max, report);
+    check_gate_patterns::check(&module, report);
 }
