@@ -43,4 +43,29 @@ struct devring_info {
  */
 #define	DEVRING_IOC_SLEEP	_IOW('R', 2, uint32_t)
 
+/*
+ * Revocable memory (devref's managed pager), for tests of mmap(2).
+ * DEVRING_IOC_REGION makes a device-wide region of `pages` pages (1 to
+ * DEVRING_REGION_MAX_PAGES; writable by user space with
+ * DEVRING_REGION_WRITABLE) and returns the mmap(2) offset of its first
+ * byte in `cookie`.  DEVRING_IOC_SUM adds up the region's 32-bit words in
+ * the kernel (what the kernel sees of what user space wrote).  The
+ * regions go, every mapping revoked, when the device is destroyed.
+ */
+struct devring_region {
+	uint32_t	pages;	/* in */
+	uint32_t	flags;	/* in: DEVRING_REGION_WRITABLE */
+	uint64_t	cookie;	/* out */
+};
+
+struct devring_sum {
+	uint64_t	cookie;	/* in: a region's cookie */
+	uint64_t	sum;	/* out: its 32-bit words, added (mod 2^64) */
+};
+
+#define	DEVRING_REGION_WRITABLE	0x1
+#define	DEVRING_REGION_MAX_PAGES	256
+#define	DEVRING_IOC_REGION	_IOWR('R', 3, struct devring_region)
+#define	DEVRING_IOC_SUM		_IOWR('R', 4, struct devring_sum)
+
 #endif /* !_DEVRING_IOCTL_H_ */

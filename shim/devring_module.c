@@ -45,6 +45,10 @@ _Static_assert(DEVRING_IOC_SLEEP == 0x80045202UL, "DEVRING_IOC_SLEEP");
 _Static_assert(sizeof(struct devring_sync) == 8, "devring_sync");
 _Static_assert(sizeof(struct devring_info) == 24, "devring_info");
 _Static_assert(DEVRING_SLOTS == 1024, "DEVRING_SLOTS");
+_Static_assert(DEVRING_IOC_REGION == 0xc0105203UL, "DEVRING_IOC_REGION");
+_Static_assert(DEVRING_IOC_SUM == 0xc0105204UL, "DEVRING_IOC_SUM");
+_Static_assert(sizeof(struct devring_region) == 16, "devring_region");
+_Static_assert(sizeof(struct devring_sum) == 16, "devring_sum");
 
 static moduledata_t devring_mod = {
 	"devring",

@@ -62,6 +62,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
@@ -112,6 +113,10 @@ errname(int e)
 		return ("ENODEV");
 	case EWOULDBLOCK:
 		return ("EWOULDBLOCK");
+	case EACCES:
+		return ("EACCES");
+	case EFAULT:
+		return ("EFAULT");
 	default:
 		return (strerror(e));
 	}
@@ -796,7 +801,10 @@ cmd_kevent(const char *path, const char *file, const char *seconds)
 	return (failures != 0);
 }
 
-/* mmap(2): refused, without harm to the open file. */
+/*
+ * mmap(2) at offset 0, which names no region: refused, without harm to
+ * the open file.
+ */
 static int
 cmd_mmap(const char *path)
 {
@@ -901,6 +909,200 @@ cmd_fcntl(const char *path)
 	return (failures != 0);
 }
 
+/* A region of `pages` pages (writable if `rw`) on fd; its cookie. */
+static uint64_t
+make_region(int fd, uint32_t pages, bool rw)
+{
+	struct devring_region r;
+
+	memset(&r, 0, sizeof(r));
+	r.pages = pages;
+	r.flags = rw ? DEVRING_REGION_WRITABLE : 0;
+	if (ioctl(fd, DEVRING_IOC_REGION, &r) != 0)
+		err(1, "DEVRING_IOC_REGION");
+	return (r.cookie);
+}
+
+/* mmap(2) of `len` bytes at `off`: the errno (0 on success, unmapped). */
+static int
+map_errno(int fd, off_t off, size_t len, int prot, int flags)
+{
+	void *p;
+
+	p = mmap(NULL, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		return (errno);
+	munmap(p, len);
+	return (0);
+}
+
+/*
+ * Revocable memory: write a region through a mapping and have the kernel
+ * add it up; every bad request refused with the errno devref(4) gives.
+ */
+static int
+cmd_region(const char *path)
+{
+	struct devring_sum sum;
+	size_t pg, len, i;
+	uint64_t cookie, ro, want;
+	uint32_t *w;
+	int fd, rofd;
+
+	pg = getpagesize();
+	len = 4 * pg;
+	fd = open_or_die(path);
+	cookie = make_region(fd, 4, true);
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cookie);
+	if (w == MAP_FAILED)
+		err(1, "mmap region");
+	want = 0;
+	for (i = 0; i < len / 4; i++) {
+		w[i] = (uint32_t)(i * 7 + 1);
+		want += w[i];
+	}
+	sum.cookie = cookie;
+	sum.sum = 0;
+	expect("sum", ioctl_errno(fd, DEVRING_IOC_SUM, &sum), 0);
+	if (sum.sum != want) {
+		printf("FAIL sum: kernel %ju, user %ju\n", (uintmax_t)sum.sum,
+		    (uintmax_t)want);
+		failures++;
+	}
+	munmap(w, len);
+	expect("map one page inside", map_errno(fd, cookie + pg, pg,
+	    PROT_READ, MAP_SHARED), 0);
+	expect("MAP_PRIVATE", map_errno(fd, cookie, pg, PROT_READ,
+	    MAP_PRIVATE), EINVAL);
+	expect("past the end", map_errno(fd, cookie + len, pg, PROT_READ,
+	    MAP_SHARED), EINVAL);
+	expect("running past the end", map_errno(fd, cookie + 3 * pg, 2 * pg,
+	    PROT_READ, MAP_SHARED), EINVAL);
+	expect("huge offset", map_errno(fd, (off_t)0x7fff000000000000LL, pg,
+	    PROT_READ, MAP_SHARED), EINVAL);
+	expect("no such region", map_errno(fd, cookie + (1LL << 40), pg,
+	    PROT_READ, MAP_SHARED), EINVAL);
+	ro = make_region(fd, 1, false);
+	expect("read-only region, PROT_WRITE", map_errno(fd, ro, pg,
+	    PROT_READ | PROT_WRITE, MAP_SHARED), EACCES);
+	expect("read-only region, O_RDWR file", map_errno(fd, ro, pg,
+	    PROT_READ, MAP_SHARED), EACCES);
+	rofd = open(path, O_RDONLY);
+	if (rofd < 0)
+		err(1, "open %s O_RDONLY", path);
+	expect("read-only region, O_RDONLY file", map_errno(rofd, ro, pg,
+	    PROT_READ, MAP_SHARED), 0);
+	close(rofd);
+	close(fd);
+	if (failures == 0)
+		printf("region: ok\n");
+	return (failures != 0);
+}
+
+static volatile sig_atomic_t sigbus_code = -1;
+
+static void
+on_sigbus(int sig __unused, siginfo_t *si, void *uc __unused)
+{
+
+	sigbus_code = si->si_code;
+	_exit(si->si_code == BUS_OBJERR ? 42 : 43);
+}
+
+/* Wait (up to a minute) for file `dir`/`name` to exist. */
+static void
+wait_for_file(const char *dir, const char *name)
+{
+	char p[1024];
+	int i;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	for (i = 0; i < 600; i++) {
+		if (access(p, F_OK) == 0)
+			return;
+		usleep(100000);
+	}
+	errx(1, "%s did not appear", p);
+}
+
+static void
+make_file(const char *dir, const char *name)
+{
+	char p[1024];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_CREAT | O_WRONLY, 0644);
+	if (fd < 0)
+		err(1, "%s", p);
+	close(fd);
+}
+
+/*
+ * A mapping across kldunload of the driver: map a region, fork, say
+ * "mapped" (DIR/mapped) and wait for DIR/unloaded.  Then the child's touch
+ * must die of SIGBUS (BUS_OBJERR) and the parent's write(2) from the
+ * mapping must fail with EFAULT.  With `lock`, mlock(2) the region first:
+ * the page stays held after the revocation (devref's graveyard), and the
+ * helper waits for DIR/done before it lets go.
+ */
+static int
+cmd_region_unload(const char *path, const char *dir, bool lock)
+{
+	struct sigaction sa;
+	size_t pg;
+	uint64_t cookie;
+	volatile uint32_t *w;
+	pid_t pid;
+	int fd, pfd[2], st;
+
+	pg = getpagesize();
+	fd = open_or_die(path);
+	cookie = make_region(fd, 2, true);
+	w = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cookie);
+	if (w == MAP_FAILED)
+		err(1, "mmap region");
+	w[0] = 0xdeadbeef;
+	if (lock && mlock(__DEVOLATILE(void *, w), 2 * pg) != 0)
+		err(1, "mlock");
+	pid = fork();
+	if (pid < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = on_sigbus;
+		sa.sa_flags = SA_SIGINFO;
+		sigaction(SIGBUS, &sa, NULL);
+		if (w[0] != 0xdeadbeef)
+			_exit(44);
+		wait_for_file(dir, "unloaded");
+		w[pg / 4] = 1;		/* must not return */
+		_exit(45);
+	}
+	make_file(dir, "mapped");
+	wait_for_file(dir, "unloaded");
+	if (pipe(pfd) != 0)
+		err(1, "pipe");
+	expect("write(pipe) from a revoked mapping",
+	    write(pfd[1], __DEVOLATILE(void *, w), pg) < 0 ? errno : 0,
+	    EFAULT);
+	if (waitpid(pid, &st, 0) != pid)
+		err(1, "waitpid");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 42)
+		printf("child: SIGBUS BUS_OBJERR\n");
+	else {
+		printf("FAIL child: status %#x (42: SIGBUS BUS_OBJERR)\n", st);
+		failures++;
+	}
+	if (lock)
+		wait_for_file(dir, "done");
+	munmap(__DEVOLATILE(void *, w), 2 * pg);
+	close(fd);
+	if (failures == 0)
+		printf("region-unload: ok\n");
+	return (failures != 0);
+}
+
 static void
 usage(void)
 {
@@ -910,7 +1112,9 @@ usage(void)
 	    "       devring_t rw PATH [DIR]\n"
 	    "       devring_t sleep-unload PATH FILE MS\n"
 	    "       devring_t hammer PATH NTHREADS SECONDS [DIR]\n"
-	    "       devring_t kevent PATH FILE SECONDS\n");
+	    "       devring_t kevent PATH FILE SECONDS\n"
+	    "       devring_t region PATH\n"
+	    "       devring_t region-unload|region-mlock PATH DIR\n");
 	exit(2);
 }
 
@@ -944,6 +1148,12 @@ main(int argc, char **argv)
 		return (cmd_mmap(argv[2]));
 	if (strcmp(argv[1], "fcntl") == 0)
 		return (cmd_fcntl(argv[2]));
+	if (strcmp(argv[1], "region") == 0)
+		return (cmd_region(argv[2]));
+	if (strcmp(argv[1], "region-unload") == 0 && argc == 4)
+		return (cmd_region_unload(argv[2], argv[3], false));
+	if (strcmp(argv[1], "region-mlock") == 0 && argc == 4)
+		return (cmd_region_unload(argv[2], argv[3], true));
 	if (strcmp(argv[1], "rw") == 0 && (argc == 3 || argc == 4))
 		return (cmd_rw(argv[2], argc == 4 ? argv[3] : NULL));
 	usage();

@@ -17,6 +17,7 @@ mod client;
 mod error;
 mod ioctl;
 mod ops;
+mod region;
 #[cfg(feature = "runtime")]
 mod runtime;
 #[cfg(feature = "runtime")]
@@ -25,6 +26,7 @@ pub use runtime::console;
 pub use client::{Client, DeviceRef, Mode, Perms, SleepTicket};
 pub use error::{Error, Result};
 pub use ioctl::{ioc, ioc_len, IoctlArg, Pod, IOC_IN, IOC_INOUT, IOC_OUT, IOC_VOID};
+pub use region::{Region, RegionSet, REGION_SET_SLOTS};
 
 /// Poll events (sys/poll.h).
 pub mod poll {

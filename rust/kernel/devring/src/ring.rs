@@ -2,7 +2,9 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use devref::{ioc, poll, Device, DeviceRef, Error, IoctlArg, Result, IOC_IN, IOC_INOUT, IOC_OUT};
+use devref::{
+    ioc, poll, Device, DeviceRef, Error, IoctlArg, RegionSet, Result, IOC_IN, IOC_INOUT, IOC_OUT,
+};
 
 /// Slots in each open file's ring (a power of two).
 pub const DEVRING_SLOTS: u32 = 1024;
@@ -28,6 +30,33 @@ devref::ioctl_struct! {
     }
 }
 
+devref::ioctl_struct! {
+    /// `struct devring_region` (shim/devring_ioctl.h).
+    pub struct RingRegion {
+        pub pages: u32,
+        pub flags: u32,
+        pub cookie: u64,
+    }
+}
+
+devref::ioctl_struct! {
+    /// `struct devring_sum` (shim/devring_ioctl.h).
+    pub struct RingSum {
+        pub cookie: u64,
+        pub sum: u64,
+    }
+}
+
+/// DEVRING_REGION_WRITABLE
+pub const DEVRING_REGION_WRITABLE: u32 = 0x1;
+/// DEVRING_REGION_MAX_PAGES
+pub const DEVRING_REGION_MAX_PAGES: u32 = 256;
+/// _IOWR('R', 3, struct devring_region)
+pub const DEVRING_IOC_REGION: u64 = ioc(IOC_INOUT, b'R', 3, core::mem::size_of::<RingRegion>());
+/// _IOWR('R', 4, struct devring_sum)
+pub const DEVRING_IOC_SUM: u64 = ioc(IOC_INOUT, b'R', 4, core::mem::size_of::<RingSum>());
+const _: () = assert!(DEVRING_IOC_REGION == 0xc010_5203 && DEVRING_IOC_SUM == 0xc010_5204);
+
 /// _IOWR('R', 1, struct devring_sync)
 pub const DEVRING_IOC_SYNC: u64 = ioc(IOC_INOUT, b'R', 1, core::mem::size_of::<RingSync>());
 /// _IOR('R', 0, struct devring_info)
@@ -49,11 +78,16 @@ const _: () = assert!(DEVRING_SLOTS == 1024);
 /// benchmark of the entry path measures.
 pub struct Ring {
     mode: u32,
+    /// Regions made with DEVRING_IOC_REGION (revoked with the device).
+    regions: RegionSet,
 }
 
 impl Ring {
     pub fn new(mode: u32) -> Self {
-        Ring { mode }
+        Ring {
+            mode,
+            regions: RegionSet::default(),
+        }
     }
 }
 
@@ -106,6 +140,32 @@ impl Device for Ring {
                     Ok(()) | Err(Error::Again) => Ok(()),
                     Err(e) => Err(e),
                 }
+            }
+            DEVRING_IOC_REGION => {
+                let mut r: RingRegion = arg.read()?;
+                if r.pages == 0
+                    || r.pages > DEVRING_REGION_MAX_PAGES
+                    || r.flags & !DEVRING_REGION_WRITABLE != 0
+                {
+                    return Err(Error::Invalid);
+                }
+                let len = r.pages as usize * 4096;
+                let region = dev.region_alloc(len, r.flags & DEVRING_REGION_WRITABLE != 0)?;
+                r.cookie = region.cookie();
+                if let Err(region) = self.regions.push(region) {
+                    let _ = dev.region_free(region);
+                    return Err(Error::Errno(28)); // ENOSPC
+                }
+                arg.write(&r)
+            }
+            DEVRING_IOC_SUM => {
+                let mut s: RingSum = arg.read()?;
+                let region = self.regions.find(s.cookie).ok_or(Error::Invalid)?;
+                s.sum = dev
+                    .region(region)
+                    .iter()
+                    .fold(0u64, |a, w| a.wrapping_add(u64::from(w.load(Ordering::Relaxed))));
+                arg.write(&s)
             }
             _ => Err(Error::NotTty),
         }
