@@ -110,7 +110,9 @@ pub struct RegionSet {
 impl Default for RegionSet {
     fn default() -> Self {
         RegionSet {
-            slots: core::array::from_fn(|_| core::sync::atomic::AtomicPtr::new(core::ptr::null_mut())),
+            slots: core::array::from_fn(|_| {
+                core::sync::atomic::AtomicPtr::new(core::ptr::null_mut())
+            }),
         }
     }
 }
@@ -121,9 +123,13 @@ impl RegionSet {
         use core::sync::atomic::Ordering;
         let p = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(r));
         for s in &self.slots {
-            if s
-                .compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+            if s.compare_exchange(
+                core::ptr::null_mut(),
+                p,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
             {
                 return Ok(());
             }
