@@ -21,8 +21,10 @@
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
 pub mod kring;
+pub mod layout;
 pub mod pipe;
 pub mod shared;
 
 pub use kring::{Dir, Invalid, KRing};
+pub use layout::{EndLayout, PipeLayout};
 pub use shared::{RingHeader, RingRef, Slot};
