@@ -5,7 +5,9 @@
 #   2. the host Rust tests: core (gate, lifecycle, device layer, stress),
 #      kldcheck (good and bad objects), the benchmark harness (quick mode);
 #   3. the loom models of the gate (cfg loom, own target directory);
-#   4. the Kyua suite (tests/): host tests run, FreeBSD-VM tests skip.
+#   4. the Kyua suite (tests/): host tests run, FreeBSD-VM tests skip;
+#   5. kernsim (tests/kernsim): both modules' exact bytes in a simulated
+#      FreeBSD kernel, for 15 and 14 (make kernsim: the long run).
 #
 # Each runner prints its own summary line (cargo's "test result:", and
 # "N passed, N failed, N skipped" for kyua).
@@ -24,6 +26,9 @@ test: deps
 	    $(HOST_CARGO) test -p devref-core --release --test loom_gate
 	@echo "== Kyua suite"
 	bash tests/run-kyua.sh
+	@echo "== kernsim: the exact .ko files in a simulated FreeBSD kernel (15, 14)"
+	@$(MAKE) --no-print-directory -f mk/kernsim.mk FREEBSD_MAJOR=15 kernsim-test
+	@$(MAKE) --no-print-directory -f mk/kernsim.mk FREEBSD_MAJOR=14 kernsim-test
 
 # Hygiene: rustfmt (rust/rustfmt.toml, read by both workspaces) and clippy
 # with warnings as errors.  rustup's toolchain has clippy but no rust-src,
@@ -50,3 +55,9 @@ fuzz:
 	    -p devring-rings --test pipe_host
 
 .PHONY: fuzz
+
+# The long kernsim run: unload under load, 300 cycles, 4 variants.
+kernsim:
+	@$(MAKE) --no-print-directory -f mk/kernsim.mk FREEBSD_MAJOR=15 kernsim-long
+
+.PHONY: kernsim

@@ -1,0 +1,56 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kernsim serve: the wire format between the server (host/server.c) and
+ * its clients (client/ksim_client.c, `kernsim ctl`).  One connection per
+ * client thread, so that a call blocking in the simulated kernel blocks
+ * only its own thread; the server runs each connection on a thread of its
+ * own, a simulated thread.  Buffers are copied at the boundary, as the
+ * kernel's copyin/copyout would.  Errors are FreeBSD errno values.
+ */
+
+#ifndef _KSIM_PROTO_H_
+#define	_KSIM_PROTO_H_
+
+#include <stdint.h>
+
+#define	KSIM_OP_HELLO		1	/* a[0] = pid */
+#define	KSIM_OP_OPEN		2	/* a[0] = FreeBSD oflags; path */
+#define	KSIM_OP_CLOSE		3	/* a[0] = fd */
+#define	KSIM_OP_IOCTL		4	/* a[0] = fd, a[1] = cmd, a[2] = int arg;
+					   in: IOC_IN bytes; out: IOC_OUT bytes */
+#define	KSIM_OP_READ		5	/* a[0] = fd, a[1] = len; out: data */
+#define	KSIM_OP_WRITE		6	/* a[0] = fd; in: data */
+#define	KSIM_OP_POLL		7	/* a[0] = n, a[1] = timeout ms;
+					   in: n x {int32 fd, int16 events};
+					   out: n x int16 revents */
+#define	KSIM_OP_KLDLOAD		8	/* path */
+#define	KSIM_OP_KLDUNLOAD	9	/* a[0] = fileid, a[1] = force */
+#define	KSIM_OP_KLDFIND		10	/* name */
+#define	KSIM_OP_FCNTL		11	/* a[0] = fd, a[1] = cmd, a[2] = arg */
+#define	KSIM_OP_MMAP		12	/* a[0] = fd, a[1] = len, a[2] = prot,
+					   a[3] = shared, a[4] = offset */
+#define	KSIM_OP_CMD		13	/* a kernsim script command line;
+					   out: its output */
+#define	KSIM_OP_SHUTDOWN	14
+#define	KSIM_OP_KQUEUE		15
+#define	KSIM_OP_KEVENT		16	/* a[0] = kq fd, a[1] = nchanges,
+					   a[2] = nevents, a[3] = timeout ns
+					   (-1: none); in: changes; out:
+					   events (64-byte struct kevent) */
+
+struct ksim_req {
+	uint32_t	op;
+	uint32_t	len;		/* payload bytes that follow */
+	int64_t		a[6];
+};
+
+struct ksim_rep {
+	int64_t		ret;
+	int32_t		err;		/* FreeBSD errno */
+	uint32_t	len;		/* payload bytes that follow */
+};
+
+#define	KSIM_MAXPAYLOAD	(1024 * 1024)
+
+#endif /* !_KSIM_PROTO_H_ */

@@ -1,0 +1,146 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kernsim: the boundary between the simulated kernel ("kernel side",
+ * the files in kern/, compiled for FreeBSD with the kernel's own headers and a GENERIC
+ * configuration) and the host side (the files in host/, glibc and pthreads).
+ *
+ * Only plain C types cross it.  The kernel side is linked as one object
+ * whose every global symbol gets the prefix "ksim_" (objcopy
+ * --prefix-symbols), so that its malloc/free/printf/memcpy never meet
+ * glibc's: kernel-side code writes hs_fail(), the host defines
+ * ksim_hs_fail(); the host calls ksim_k_open(), the kernel side defines
+ * k_open().  KSIM() spells the name for the side that includes this file.
+ * Modules bind to kernel-side symbols only through the generated table
+ * (build/kernsim/ksyms.c), never through the dynamic linker.
+ */
+
+#ifndef _KSIM_KERN_INTF_H_
+#define	_KSIM_KERN_INTF_H_
+
+#ifdef KSIM_KERNEL_SIDE
+#define	KSIM(n)	n
+#else
+#define	KSIM(n)	ksim_##n
+#endif
+
+#define	KSIM_MAXCPU	64	/* vCPUs the host side can drive */
+#define	KSIM_PAGE_SIZE	4096
+
+/* Host-internal locks the kernel side may take (never across a sleep). */
+#define	HS_LOCK_DEVFS	0
+#define	HS_LOCK_SYSCTL	1
+#define	HS_LOCK_MALLOC	2
+#define	HS_LOCK_MODULE	3
+#define	HS_LOCK_EVENT	4
+#define	HS_LOCK_TASKQ	5
+#define	HS_LOCK_WITNESS	6
+#define	HS_NLOCKS	7
+
+/* Errno values the host must return to the kernel side (FreeBSD's). */
+#define	KS_EWOULDBLOCK	35
+#define	KS_EINTR	4
+#define	KS_ERESTART	(-1)
+
+/* ---- Host services (host/), called by the kernel side ---- */
+void	KSIM(hs_fail)(const char *msg) __attribute__((__noreturn__));
+int	KSIM(hs_vsnprintf)(char *buf, unsigned long len, const char *fmt,
+	    __builtin_va_list ap);
+void	KSIM(hs_console)(const char *s, unsigned long len);
+void	*KSIM(hs_alloc)(unsigned long size, unsigned long align);
+void	KSIM(hs_dealloc)(void *p);
+void	KSIM(hs_lock)(int which);
+void	KSIM(hs_unlock)(int which);
+unsigned long KSIM(hs_uptime_ns)(void);
+/* Block until *word != expected (a turnstile); releases the vCPU. */
+void	KSIM(hs_ts_wait)(volatile unsigned long *word, unsigned long expected);
+void	KSIM(hs_ts_wake)(volatile unsigned long *word);
+/* Sleep queues keyed by wait channel. */
+void	KSIM(hs_sleepq_lock)(const void *ident);
+void	KSIM(hs_sleepq_unlock)(const void *ident);
+/* Called with the sleepq locked; returns unlocked.  0, KS_EWOULDBLOCK,
+ * KS_EINTR or KS_ERESTART. */
+int	KSIM(hs_sleepq_wait)(const void *ident, unsigned long timo_ns,
+	    int catch);
+int	KSIM(hs_sleepq_wakeup)(const void *ident, int one);
+/* Preemption/migration injection point (only if td_critnest == 0). */
+void	KSIM(hs_preempt_point)(void);
+/* Send the rendezvous IPI to the CPUs in mask (not the caller's). */
+void	KSIM(hs_ipi_rendezvous)(const unsigned long *mask, int nwords);
+int	KSIM(hs_is_text)(const void *p);
+int	KSIM(hs_is_writable)(const void *p, unsigned long len);
+const char *KSIM(hs_describe_addr)(const void *p, char *buf, unsigned long len);
+/* Kernel threads (taskqueue): run fn(arg) on a new thread in the kernel. */
+void	*KSIM(hs_kthread_create)(const char *name, void (*fn)(void *),
+	    void *arg);
+void	KSIM(hs_kthread_join)(void *h);
+/* Pending simulated signal of the current thread: 0, or 1 / 2 (with
+ * SA_RESTART). */
+int	KSIM(hs_signal_pending)(void);
+/*
+ * Guard-page allocations (kernsim -G, in the manner of memguard(9)): the
+ * object starts a page, an inaccessible page follows it, and freed
+ * objects become inaccessible for a long while, so that a use after free
+ * faults by name.  hdrsize bytes before the object stay readable.
+ */
+int	KSIM(hs_memguard_enabled)(void);
+void	*KSIM(hs_guard_alloc)(unsigned long size);
+void	KSIM(hs_guard_free)(void *obj, unsigned long size, const char *type);
+/* The file behind a device descriptor, with a reference (fget), or NULL. */
+void	*KSIM(hs_fget)(int fd);
+
+/* ---- Kernel side (kern/), called by the host ---- */
+void	KSIM(k_init)(int ncpu, int osreldate);
+void	*KSIM(k_pcpu)(int cpu);
+void	*KSIM(k_thread_new)(const char *name, void *stack_lo,
+	    unsigned long stack_size, void *host);
+void	KSIM(k_thread_free)(void *td);
+void	*KSIM(k_idlethread)(int cpu);
+void	KSIM(k_switch_in)(int cpu, void *td);
+void	KSIM(k_switch_out)(int cpu);
+int	KSIM(k_td_critnest)(void *td);
+void	KSIM(k_rendezvous_action)(void);
+/* Invariants on return to user mode (what: the syscall's name). */
+void	KSIM(k_userret)(const char *what);
+/* malloc(9) statistics: fails on leaks of types still registered. */
+int	KSIM(k_malloc_report)(int verbose);
+int	KSIM(k_malloc_baseline)(int mode);
+/* Deliberate kernel bugs, to prove the suite can fail (-M NAME). */
+int	KSIM(k_set_mutation)(const char *name);
+
+/* Linker support: module metadata, sysinit, sysctl sets. */
+int	KSIM(k_mdt_get)(void *const *entry, int *type, const char **name,
+	    int *ver, int *vmin, int *vmax, void **data);
+int	KSIM(k_module_register)(void *moduledata, void *lf);
+void	KSIM(k_sysinit_run)(void **start, void **stop, int reverse);
+void	KSIM(k_sysctl_set_register)(void **start, void **stop, int reg);
+int	KSIM(k_modules_count)(void *lf);
+/* Unload every module of lf: 0 or an errno; force skips the veto. */
+int	KSIM(k_modules_unload)(void *lf, int force);
+void	KSIM(k_giant_lock)(void);
+void	KSIM(k_giant_unlock)(void);
+
+/* System calls on device files.  fp is an opaque struct file *. */
+int	KSIM(k_open)(const char *path, int oflags, void **fpp);
+void	KSIM(k_fhold)(void *fp);
+int	KSIM(k_fdrop)(void *fp);
+int	KSIM(k_ioctl)(void *fp, unsigned long cmd, void *udata);
+int	KSIM(k_rw)(void *fp, void *buf, unsigned long len, int write,
+	    long *donep);
+int	KSIM(k_poll)(void **fps, const short *events, short *revents, int n,
+	    long timo_ms, int *nready);
+int	KSIM(k_dev_exists)(const char *path);
+int	KSIM(k_fcntl)(void *fp, int cmd, long arg, int *retp);
+void	*KSIM(k_kqueue_create)(void);
+void	KSIM(k_kqueue_close)(void *kq);
+void	KSIM(k_knote_fdclose)(int fd);
+/* kevent(2): struct kevent arrays in FreeBSD's layout; timo_ns < 0 waits
+ * forever, 0 polls. */
+int	KSIM(k_kevent)(void *kq, void *changes, int nchanges, void *events,
+	    int nevents, long timo_ns, int *nout);
+int	KSIM(k_mmap)(void *fp, unsigned long len, int prot, int shared,
+	    long off);
+int	KSIM(k_sysctl_read)(const char *name, char *buf, unsigned long *lenp,
+	    int *kind);
+
+#endif /* !_KSIM_KERN_INTF_H_ */
