@@ -27,6 +27,9 @@ DEVBENCH_WARNS	 = -Wpointer-arith -Wreturn-type -Wcast-qual -Wwrite-strings \
 bench:
 	cd rust && $(HOST_CARGO) build --release -p devref-bench
 	rust/target/release/devref-bench --out docs --readme README.md
+	@echo "== kernsim benchmark (real module code, simulated devfs)"
+	@$(MAKE) --no-print-directory deps modules
+	@$(MAKE) --no-print-directory -f mk/kernsim.mk kernsim-bench
 
 devbench-check: $(DEVBENCH_OBJ)
 

@@ -152,3 +152,20 @@ kernsim-long: kernsim
 	    $(KSIM_DIR)/cases/unload-under-load-storebuf.ks \
 	    $(KSIM_DIR)/cases/unload-under-load-memguard.ks \
 	    $(KSIM_DIR)/cases/kyua-unload-under-load.sh
+
+# The benchmark's floor: a bare eternal cdev, no gate (testmods/nulldev.c).
+$(KSIM_OUT)/testmods/nulldev.ko: $(KSIM_DIR)/testmods/nulldev.c shim/devring_ioctl.h mk/freebsd.mk mk/kmod.ldscript
+	@mkdir -p $(@D)
+	@echo "  KMOD    $@"
+	@$(CLANG) $(KMOD_CFLAGS) -Ishim -c $< -o $(@:.ko=.o)
+	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
+	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
+	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
+	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
+	@rm -f $@.tmp $(@:.ko=.o)
+
+# make bench's kernsim part: ioctl rates through the real devref.ko.
+kernsim-bench: $(KSIM) $(KSIM_OUT)/testmods/nulldev.ko
+	@FREEBSD_MAJOR=$(FREEBSD_MAJOR) sh $(KSIM_DIR)/bench.sh
+
+.PHONY: kernsim-bench
