@@ -175,7 +175,8 @@ void	devref_notify(struct devref_dev *dev);
  * device for writing, need DEVREF_REGION_WRITABLE).  priv NULL: any open
  * file of the device may map it; otherwise only the open file whose
  * per-open state is priv (it must be the only open file with that priv),
- * and the region goes when that file's state is released.  Every region of
+ * and the region goes when that file's state is released (*kvap with it:
+ * freed and reusable at once).  Every region of
  * a device goes when the device is destroyed, forgotten or not: every
  * mapping is revoked (a later touch is SIGBUS), and *kvap is invalid from
  * then on.  Call from inside an op of the device.  EINVAL: bad len, flags

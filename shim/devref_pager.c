@@ -23,6 +23,9 @@
 #include <sys/malloc.h>
 #include <sys/mman.h>
 #include <sys/rwlock.h>
+#include <sys/smp.h>
+
+#include <machine/cpu.h>
 #include <sys/taskqueue.h>
 
 #include <vm/vm.h>
@@ -43,6 +46,7 @@ MALLOC_DECLARE(M_DEVREF);
  * bookkeeping's cookie back to it when the object dies.
  */
 struct devref_pobj {
+	struct task	 dp_task;	/* the destructor's work, deferred */
 	void		*dp_owner;
 	unsigned long long dp_id;
 };
@@ -58,9 +62,32 @@ devref_pg_ctor(void *handle __unused, vm_ooffset_t size __unused,
 }
 
 /*
+ * The object's end, on devref's taskqueue: tell the bookkeeping (which
+ * counts it gone last of all) and free the handle.  MOD_UNLOAD refuses
+ * while any object is counted and then drains this taskqueue, so no
+ * devref code can run after the module's text is gone.
+ */
+static void
+devref_pobj_gone(void *arg, int pending __unused)
+{
+	struct devref_pobj *dp;
+	unsigned long long id;
+	void *owner;
+
+	dp = arg;
+	owner = dp->dp_owner;
+	id = dp->dp_id;
+	free(dp, M_DEVREF);
+	devref_rs_object_gone(owner, id);
+}
+
+/*
  * The object lost its last reference: in whatever thread dropped it
- * (munmap, exit, devref's own release), with no VM lock held.  devref.ko
- * stays loaded while any object exists, so this code is still there.
+ * (munmap, exit, devref's own release), with no VM lock held.  Only hand
+ * the work to devref's taskqueue: the enqueue is the last thing this does
+ * (a tail call into the kernel), so a kldunload racing this munmap cannot
+ * free devref's text under it — the object is still counted until the
+ * task has run, and unload waits for the task.
  */
 static void
 devref_pg_dtor(void *handle)
@@ -68,8 +95,8 @@ devref_pg_dtor(void *handle)
 	struct devref_pobj *dp;
 
 	dp = handle;
-	devref_rs_object_gone(dp->dp_owner, dp->dp_id);
-	free(dp, M_DEVREF);
+	TASK_INIT(&dp->dp_task, 0, devref_pobj_gone, dp);
+	devref_shim_task_enqueue(&dp->dp_task);
 }
 
 /* Only a revoked page faults: SIGBUS. */
@@ -127,9 +154,14 @@ devref_shim_page_free(struct vm_page *m)
 		return (EBUSY);
 	m->flags &= ~PG_FICTITIOUS;
 	if (!vm_page_unwire_noq(m)) {
-		/* Cannot happen: ours was the last wiring. */
-		m->flags |= PG_FICTITIOUS;
-		return (EBUSY);
+		/*
+		 * Cannot happen: ours was the last wiring.  If it did, ours is
+		 * gone now and the page is someone else's: never touch it
+		 * again (ENOENT: forget it, as an abandoned page).
+		 */
+		printf("devref: page %p had another wiring after all; "
+		    "abandoned\n", m);
+		return (ENOENT);
 	}
 	vm_page_free(m);
 	return (0);
@@ -229,30 +261,49 @@ devref_shim_kva_unmap(unsigned long kva, unsigned long n)
 
 /*
  * The graveyard's retry: pages still held by someone else when their region
- * was revoked (a pipe write, physio) are tried again every second, on
- * devref's taskqueue, until none is left; devref_shim_graveyard_stop() (at
- * unload) waits for a running retry and cancels the next.
+ * was revoked (a pipe write, physio; mlock never lets go) are tried again on
+ * devref's taskqueue, after a second, then backing off to a minute while
+ * nothing comes free; devref_shim_graveyard_stop() (at unload) waits for a
+ * running retry and cancels the next.  The timeout task is set up once, by
+ * whichever arm comes first (two closes may race to it).
  */
 static struct timeout_task devref_graveyard_task;
-static bool devref_graveyard_inited;
+static volatile u_int devref_graveyard_state;	/* 0 none, 1 setting up, 2 set */
+static int devref_graveyard_delay;		/* ticks; only the task writes */
+
+#define	DEVREF_GRAVEYARD_MAX_DELAY	(60 * hz)
 
 static void
 devref_graveyard_run(void *arg __unused, int pending __unused)
 {
+	unsigned long before, left;
 
-	if (devref_rs_graveyard_retry() != 0)
-		devref_shim_graveyard_arm();
+	before = devref_rs_graveyard_len();
+	left = devref_rs_graveyard_retry();
+	if (left == 0) {
+		devref_graveyard_delay = hz;
+		return;
+	}
+	if (left >= before)
+		devref_graveyard_delay = MIN(devref_graveyard_delay * 2,
+		    DEVREF_GRAVEYARD_MAX_DELAY);
+	taskqueue_enqueue_timeout(devref_shim_taskq(), &devref_graveyard_task,
+	    devref_graveyard_delay);
 }
 
 void
 devref_shim_graveyard_arm(void)
 {
 
-	if (!devref_graveyard_inited) {
+	if (atomic_cmpset_int(&devref_graveyard_state, 0, 1)) {
 		TIMEOUT_TASK_INIT(devref_shim_taskq(), &devref_graveyard_task, 0,
 		    devref_graveyard_run, NULL);
-		devref_graveyard_inited = true;
+		devref_graveyard_delay = hz;
+		atomic_store_rel_int(&devref_graveyard_state, 2);
 	}
+	while (atomic_load_acq_int(&devref_graveyard_state) != 2)
+		cpu_spinwait();
+	/* Not pending already: a retry soon.  Pending: it keeps its time. */
 	taskqueue_enqueue_timeout(devref_shim_taskq(), &devref_graveyard_task,
 	    hz);
 }
@@ -261,11 +312,11 @@ void
 devref_shim_graveyard_stop(void)
 {
 
-	if (!devref_graveyard_inited)
+	if (atomic_load_acq_int(&devref_graveyard_state) != 2)
 		return;
 	while (taskqueue_cancel_timeout(devref_shim_taskq(),
 	    &devref_graveyard_task, NULL) != 0)
 		taskqueue_drain_timeout(devref_shim_taskq(),
 		    &devref_graveyard_task);
-	devref_graveyard_inited = false;
+	atomic_store_rel_int(&devref_graveyard_state, 0);
 }

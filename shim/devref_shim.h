@@ -183,7 +183,8 @@ void	*devref_rs_handle_node(void *handle);
 struct vm_page;
 struct vm_object;
 struct vm_page	*devref_shim_page_alloc(void);
-int	 devref_shim_page_free(struct vm_page *m);	/* 0 or EBUSY */
+/* 0 freed; EBUSY still held (keep it); ENOENT not ours any more (forget) */
+int	 devref_shim_page_free(struct vm_page *m);
 struct vm_object *devref_shim_object_new(void *owner, unsigned long long id,
 	    struct vm_page **pages, unsigned long n, int writable);
 void	 devref_shim_object_ref(struct vm_object *obj);
@@ -198,6 +199,8 @@ void	 devref_shim_graveyard_arm(void);
 void	 devref_shim_graveyard_stop(void);
 /* Free what can be freed; the pages still held. */
 unsigned long devref_rs_graveyard_retry(void);
+/* Pages waiting in the graveyard. */
+unsigned long devref_rs_graveyard_len(void);
 
 /* Module events, called with Giant held. */
 int	 devref_rs_load(void);

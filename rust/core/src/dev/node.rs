@@ -678,8 +678,17 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         let _g = self.life.enter().map_err(|_| ENXIO)?;
         let inc = self.incarnation.load(Ordering::Relaxed);
         let owner = self.owner_of(owner_priv, inc)?;
-        self.regions
-            .alloc_for(self.cookie(), owner, inc, len, writable)
+        let r = self
+            .regions
+            .alloc_for(self.cookie(), owner, inc, len, writable)?;
+        // The allocation may sleep: the owner's file may have been released
+        // meanwhile, and its revocation may have scanned before this region
+        // was placed.  Still there now: any later release revokes it.
+        if owner.is_some() && self.owner_of(owner_priv, inc).ok() != Some(owner) {
+            let _ = self.regions.free(r.id, owner);
+            return Err(EINVAL);
+        }
+        Ok(r)
     }
 
     /// Take back a region the client allocated (same owner).
@@ -731,6 +740,11 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
     /// last reference (the kernel glue's destructor callback).
     pub fn object_gone(&self, handle: u64) {
         self.regions.object_gone(handle);
+    }
+
+    /// The pager state every device shares (it outlives the node).
+    pub fn pager_shared(&self) -> Arc<PagerShared<K, K::Vm>> {
+        self.regions.shared().clone()
     }
 
     /// This device's regions; the pager's shared counters.

@@ -141,6 +141,8 @@ impl Kernel for FreeBsd {
         crate::module::DEFERRED.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
         let job: Box<dyn FnOnce() + Send> = Box::new(move || {
             job();
+            // A deferred destroy may have left pages in the graveyard.
+            crate::vm::arm_graveyard_if_needed();
             crate::module::DEFERRED.fetch_sub(1, core::sync::atomic::Ordering::AcqRel);
         });
         let arg = Box::into_raw(Box::new(job)).cast::<c_void>();

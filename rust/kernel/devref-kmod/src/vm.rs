@@ -126,6 +126,9 @@ impl Vm for FreeBsdVm {
         // owner.
         match unsafe { shim::devref_shim_page_free(page.0.as_ptr()) } {
             0 => Ok(()),
+            // ENOENT: not ours any more (the shim said so on the console):
+            // forget it, never touch it again.
+            2 => Ok(()),
             _ => Err(page),
         }
     }
@@ -137,20 +140,31 @@ impl Vm for FreeBsdVm {
     }
 }
 
-/// The shim's pager destructor: the object made for node `owner` with
-/// `id` lost its last reference (munmap, exit, or devref's own release),
-/// in whatever thread that was, with no VM lock held.
+/// The object made for node `owner` with `id` lost its last reference
+/// (munmap, exit, or devref's own release).  Runs on devref's taskqueue
+/// (the shim's destructor only queues it), so MOD_UNLOAD, which refuses
+/// while an object is counted and then drains the queue, waits for it.
 #[no_mangle]
-pub extern "C" fn devref_rs_object_gone(owner: *mut c_void, id: c_ulonglong) {
+pub extern "C" fn devref_rs_object_gone(owner: *mut c_void, _id: c_ulonglong) {
     let node = owner.cast_const().cast::<NodeK>();
     if node.is_null() {
         return;
     }
-    // SAFETY: object_new took a reference on the node for this object.
+    // SAFETY: object_new took a reference on the node for this object; the
+    // pager's shared state outlives every node (the registry holds it).
+    // The count goes last: once it reads zero, nothing here touches the
+    // node or the shared state again.
     unsafe {
-        (*node).object_gone(id);
+        let shared = (*node).pager_shared();
         Arc::decrement_strong_count(node);
+        shared.object_gone();
     }
+}
+
+/// The shim's graveyard timer: pages waiting now.
+#[no_mangle]
+pub extern "C" fn devref_rs_graveyard_len() -> c_ulong {
+    crate::state::get().map_or(0, |d| d.pager().graveyard_len() as c_ulong)
 }
 
 /// The shim's graveyard timer: free what can be freed now; how many pages

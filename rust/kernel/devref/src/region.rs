@@ -19,6 +19,9 @@ use crate::error::{check, Error, Result};
 /// A region of a device's revocable memory (device-wide: any open file of
 /// the device may map it).
 pub struct Region {
+    /// The device it belongs to: cookies are per device, so the same
+    /// cookie names another region on another device.
+    dev: usize,
     kva: usize,
     len: usize,
     cookie: u64,
@@ -68,6 +71,7 @@ impl<'d> DeviceRef<'d> {
         // The KPI rounds up to pages.
         let len = len.div_ceil(4096) * 4096;
         Ok(Region {
+            dev: self.raw as usize,
             kva: kva as usize,
             len,
             cookie,
@@ -75,24 +79,32 @@ impl<'d> DeviceRef<'d> {
     }
 
     /// Give `r` back before the device goes (its mappings are revoked).
+    /// `Invalid` for another device's region.
     pub fn region_free(&self, r: Region) -> Result<()> {
         if self.raw.is_null() {
             return Err(Error::NoDevice);
+        }
+        if r.dev != self.raw as usize {
+            return Err(Error::Invalid);
         }
         // SAFETY: as in region_alloc.
         check(unsafe { kpi::devref_region_free(self.raw, core::ptr::null_mut(), r.cookie) })
     }
 
     /// The memory of `r`, one of this device's regions, as 32-bit words,
-    /// for as long as this call (and the borrow of `r`) lasts.
-    pub fn region<'r>(&'r self, r: &'r Region) -> &'r [AtomicU32] {
-        // SAFETY: r came from region_alloc on this device (a driver keeps
-        // the regions of its own device); inside a call the device's
+    /// for as long as this call (and the borrow of `r`) lasts.  `None` for
+    /// another device's region.
+    pub fn region<'r>(&'r self, r: &'r Region) -> Option<&'r [AtomicU32]> {
+        if self.raw.is_null() || r.dev != self.raw as usize {
+            return None;
+        }
+        // SAFETY: r came from region_alloc on this device (checked above);
+        // inside a call the device's
         // incarnation cannot end, so devref has not revoked or unmapped
         // the region, and region_free needs `r` by value, so it cannot
         // run while this borrow lives.  The KVA is page-aligned, len bytes
         // long; AtomicU32 tolerates user space writing concurrently.
-        unsafe { core::slice::from_raw_parts(r.kva as *const AtomicU32, r.len / 4) }
+        Some(unsafe { core::slice::from_raw_parts(r.kva as *const AtomicU32, r.len / 4) })
     }
 }
 

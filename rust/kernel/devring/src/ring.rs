@@ -161,7 +161,8 @@ impl Device for Ring {
             DEVRING_IOC_SUM => {
                 let mut s: RingSum = arg.read()?;
                 let region = self.regions.find(s.cookie).ok_or(Error::Invalid)?;
-                s.sum = dev.region(region).iter().fold(0u64, |a, w| {
+                let words = dev.region(region).ok_or(Error::Invalid)?;
+                s.sum = words.iter().fold(0u64, |a, w| {
                     a.wrapping_add(u64::from(w.load(Ordering::Relaxed)))
                 });
                 arg.write(&s)
