@@ -141,10 +141,24 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
                 Err(pg) => kept.push(pg),
             }
         }
-        self.p.with_lock(&self.graveyard, |g| {
-            g.freed += freed;
-            g.pages.append(&mut kept);
-        });
+        self.p.with_lock(&self.graveyard, |g| g.freed += freed);
+        // Never allocate under the lock (a mutex: malloc(M_WAITOK) may
+        // sleep): an empty graveyard takes our vector whole; otherwise its
+        // pages come out, join ours outside the lock, and we try again.
+        while !kept.is_empty() {
+            let theirs = self.p.with_lock(&self.graveyard, |g| {
+                if g.pages.is_empty() {
+                    core::mem::swap(&mut g.pages, &mut kept);
+                    None
+                } else {
+                    Some(core::mem::take(&mut g.pages))
+                }
+            });
+            match theirs {
+                Some(mut t) => kept.append(&mut t),
+                None => break,
+            }
+        }
     }
 
     /// Try the graveyard again (a timer calls this): pages whose last
@@ -289,32 +303,57 @@ impl<P: Platform, V: Vm> Regions<P, V> {
             object: Some(object),
             kva: Some(kva),
         };
-        let placed = self.p.with_lock(&self.table, |t| {
-            let free = t.slots.iter().position(|s| s.region.is_none());
-            let i = match free {
-                Some(i) => i,
-                None if t.slots.len() < self.max_slots => {
-                    if t.slots.try_reserve(1).is_err() {
-                        return Err(region);
+        // The slot vector grows outside the lock (a mutex: malloc(M_WAITOK)
+        // may sleep): a bigger vector is made here, then moved in under it.
+        let mut spare: Vec<Slot<V>> = Vec::new();
+        let mut region = Some(region);
+        let placed = loop {
+            let step = self.p.with_lock(&self.table, |t| {
+                let free = t.slots.iter().position(|s| s.region.is_none());
+                let i = match free {
+                    Some(i) => i,
+                    None if t.slots.len() < self.max_slots => {
+                        if t.slots.len() == t.slots.capacity() {
+                            if spare.capacity() <= t.slots.len() {
+                                return Err(t.slots.len());
+                            }
+                            spare.append(&mut t.slots);
+                            core::mem::swap(&mut t.slots, &mut spare);
+                        }
+                        t.slots.push(Slot {
+                            generation: 0,
+                            region: None,
+                        });
+                        t.slots.len() - 1
                     }
-                    t.slots.push(Slot {
-                        generation: 0,
-                        region: None,
-                    });
-                    t.slots.len() - 1
+                    None => return Ok(None),
+                };
+                let Some(slot) = t.slots.get_mut(i) else {
+                    return Ok(None);
+                };
+                let Some(r) = region.take() else {
+                    return Ok(None);
+                };
+                t.pages_held += r.pages.len();
+                slot.region = Some(r);
+                Ok(Some(CookieId {
+                    slot: i,
+                    generation: slot.generation,
+                }))
+            });
+            match step {
+                Ok(Some(id)) => break Ok(id),
+                Ok(None) => break Err(region.take()),
+                Err(len) => {
+                    let want = len.saturating_mul(2).max(4).min(self.max_slots);
+                    spare = Vec::new();
+                    if spare.try_reserve_exact(want).is_err() {
+                        break Err(region.take());
+                    }
                 }
-                None => return Err(region),
-            };
-            let Some(slot) = t.slots.get_mut(i) else {
-                return Err(region);
-            };
-            t.pages_held += region.pages.len();
-            slot.region = Some(region);
-            Ok(CookieId {
-                slot: i,
-                generation: slot.generation,
-            })
-        });
+            }
+        };
+        drop(spare);
         match placed {
             Ok(id) => Ok(NewRegion {
                 id,
@@ -322,7 +361,7 @@ impl<P: Platform, V: Vm> Regions<P, V> {
                 kva: addr,
                 len,
             }),
-            Err(mut r) => {
+            Err(Some(mut r)) => {
                 if let Some(k) = r.kva.take() {
                     self.vm().kva_unmap(k, &r.pages);
                 }
@@ -331,6 +370,7 @@ impl<P: Platform, V: Vm> Regions<P, V> {
                 }
                 Err(ENOSPC)
             }
+            Err(None) => Err(ENOSPC),
         }
     }
 
@@ -402,23 +442,28 @@ impl<P: Platform, V: Vm> Regions<P, V> {
     /// gate drained and the client closed its files), or only those of the
     /// open file `owner`.  Returns how many were taken back.
     pub fn revoke_where(&self, incarnation: u64, owner: Option<usize>) -> usize {
-        let ids: Vec<CookieId> = self.p.with_lock(&self.table, |t| {
-            t.slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    let r = s.region.as_ref()?;
-                    (r.state == RegionState::Live
-                        && r.incarnation == incarnation
-                        && (owner.is_none() || r.owner == owner))
-                        .then_some(CookieId {
-                            slot: i,
-                            generation: s.generation,
-                        })
-                })
-                .collect()
-        });
-        ids.into_iter().filter(|id| self.revoke_slot(*id)).count()
+        // One slot at a time: nothing is allocated under the lock (a
+        // mutex: malloc(M_WAITOK) may sleep).  A region placed meanwhile
+        // in a slot already passed belongs to a newer incarnation or file.
+        let n = self.p.with_lock(&self.table, |t| t.slots.len());
+        let mut count = 0;
+        for i in 0..n {
+            let id = self.p.with_lock(&self.table, |t| {
+                let s = t.slots.get(i)?;
+                let r = s.region.as_ref()?;
+                (r.state == RegionState::Live
+                    && r.incarnation == incarnation
+                    && (owner.is_none() || r.owner == owner))
+                    .then_some(CookieId {
+                        slot: i,
+                        generation: s.generation,
+                    })
+            });
+            if id.is_some_and(|id| self.revoke_slot(id)) {
+                count += 1;
+            }
+        }
+        count
     }
 
     /// Live → Revoking under the lock (nobody maps it from then on), the
