@@ -58,15 +58,89 @@ KSIM_BAD	 = LOR SLEEP_LOCKED SLEEP_CRIT CRIT_UNDERFLOW RETURN_LOCKED \
 		   STACK USE_AFTER_FREE VETO RENDEZVOUS
 KSIM_BADKOS	 = $(foreach b,$(KSIM_BAD),$(KSIM_OUT)/testmods/bad_$(b).ko) \
 		   $(KSIM_OUT)/testmods/emptyopt_RENDEZVOUS.ko
+# The simulated VM's self-tests: each misuses the managed pager's KPI once
+# at MOD_LOAD (testmods/badvm.c, cases/self-vm-*.ks; NONE is the control).
+KSIM_BADVM	 = FREE_FICTITIOUS UNWIRE_PROBE FREE_WIRED INSERT_UNMANAGED \
+		   INSERT_UNLOCKED REVOKE_UNBUSIED KVA_LEFT FREE_IN_OBJECT NONE
+KSIM_BADKOS	+= $(foreach b,$(KSIM_BADVM),$(KSIM_OUT)/testmods/badvm_$(b).ko)
+# A devref client in C with a counted node and devring's region ioctls
+# (testmods/regclient.c): devref can unload after it (region-devref-unload).
+KSIM_BADKOS	+= $(KSIM_OUT)/testmods/regclient.ko
+
+# Mutants of the modules themselves (issue 9 item 7), each a directory
+# that stands in for build/<major> (KSIM_MODDIR) in its self-* case:
+#   no-sleeper-wakeup  devref.ko built with devref-core's cargo feature
+#                      mutant-no-sleeper-wakeup (destroy does not wake
+#                      devref's sleepers); devring.ko, devecho.ko as built.
+# The Rust archives are the same for 14 and 15 (mk/rust-kernel.sh), built
+# once in a cargo target directory of their own.
+KSIM_MUTANTS	 = no-sleeper-wakeup
+KSIM_MUT_RUST	 = build/kernsim/rust-mutants
+KSIM_MUT_FEATURES_no-sleeper-wakeup = devref-core/mutant-no-sleeper-wakeup
+KSIM_MUTKOS	 = $(foreach m,$(KSIM_MUTANTS),$(KSIM_OUT)/mutants/$(m)/devref.ko \
+		   $(KSIM_OUT)/mutants/$(m)/devring.ko $(KSIM_OUT)/mutants/$(m)/devecho.ko)
+# devref.ko's C objects as GNUmakefile builds them (make modules first).
+KSIM_DEVREF_SRCS ?= $(or $(DEVREF_SRCS),shim/devref_module.c shim/devref_cdev.c \
+		   shim/devref_kern.c shim/devref_events.c shim/devref_pager.c \
+		   shim/kmod_libkern.c)
+KSIM_DEVREF_OBJS = $(KSIM_DEVREF_SRCS:shim/%.c=build/$(FREEBSD_MAJOR)/%.o)
+KSIM_RUST_SRCS	 = $(shell find rust/core rust/kernel -name target -prune -o \
+		     \( -name '*.rs' -o -name Cargo.toml -o -name '*.json' \
+		     -o -name '*.h' \) -print)
 
 .PHONY: kernsim kernsim-test kernsim-long
-kernsim: $(KSIM) $(KSIM_BADKOS) $(KSIM_OUT)/devring_t
+kernsim: $(KSIM) $(KSIM_BADKOS) $(KSIM_OUT)/devring_t $(KSIM_MUTKOS) \
+    $(KSIM_MUTANTS:%=$(KSIM_MUT_RUST)/%/libdevref_kmod.a) \
+    $(KSIM_OUT)/testmods/cdevprobe.ko
+
+# A plain counted D_TRACKCLOSE cdev that relies on two devfs guarantees
+# (testmods/cdevprobe.c): the kernel-side mutations dtor-before-close and
+# si-devsw-kept must break it (cases/self-dtor-before-close.ks,
+# self-si-devsw-kept.ks; control devfs-rules.ks).
+$(KSIM_OUT)/testmods/cdevprobe.ko: $(KSIM_DIR)/testmods/cdevprobe.c mk/freebsd.mk mk/kmod.ldscript
+	@mkdir -p $(@D)
+	@echo "  KMOD    $@"
+	@$(CLANG) $(KMOD_CFLAGS) -c $< -o $(@:.ko=.o)
+	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
+	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
+	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
+	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
+	@rm -f $@.tmp $(@:.ko=.o)
+
+$(KSIM_MUT_RUST)/%/libdevref_kmod.a: $(KSIM_RUST_SRCS) $(wildcard shim/*.h) mk/rust-kernel.sh
+	@echo "  CARGO   mutant $* (features $(KSIM_MUT_FEATURES_$*))"
+	@RUST_KERNEL_FEATURES=$(KSIM_MUT_FEATURES_$*) \
+	    RUST_KERNEL_TARGET_DIR=$(CURDIR)/$(KSIM_MUT_RUST)/target \
+	    sh mk/rust-kernel.sh $(@D)
+	@touch $@
+
+$(KSIM_OUT)/mutants/%/devref.ko: $(KSIM_MUT_RUST)/%/libdevref_kmod.a \
+    build/$(FREEBSD_MAJOR)/devref.ko mk/devref.exports mk/kmod.ldscript
+	@mkdir -p $(@D)
+	@echo "  LD      $@ (mutant)"
+	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp \
+	    $(KSIM_DEVREF_OBJS) $<
+	@grep -v '^#' mk/devref.exports > $(@D)/devref.exports
+	@$(OBJCOPY) --keep-global-symbols=$(@D)/devref.exports \
+	    --strip-debug --remove-section=.eh_frame \
+	    --remove-section=.llvm_addrsig --remove-section=.comment \
+	    --remove-section=.note.GNU-stack $@.tmp $@
+	@rm -f $@.tmp
+
+$(KSIM_OUT)/mutants/%/devring.ko: build/$(FREEBSD_MAJOR)/devring.ko
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(KSIM_OUT)/mutants/%/devecho.ko: build/$(FREEBSD_MAJOR)/devecho.ko
+	@mkdir -p $(@D)
+	@cp $< $@
 
 # tests/sys/devref/devring_t.c, unmodified, with its system calls on /dev
 # routed to a `kernsim serve` process (client/ksim_client.c) and FreeBSD's
 # ioctl encoding and kqueue/kld declarations from compat/.
 KSIM_WRAP	 = -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=read \
-		   -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl
+		   -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl \
+		   -Wl,--wrap=munmap
 $(KSIM_OUT)/devring_t: tests/sys/devref/devring_t.c $(KSIM_DIR)/client/ksim_client.c \
     $(KSIM_DIR)/host/proto.h $(wildcard $(KSIM_DIR)/compat/sys/*.h) shim/devring_ioctl.h mk/kernsim.mk
 	@mkdir -p $(@D)
@@ -74,6 +148,26 @@ $(KSIM_OUT)/devring_t: tests/sys/devref/devring_t.c $(KSIM_DIR)/client/ksim_clie
 	@$(HOST_CC) -std=gnu11 -O1 -g -fno-pie -Wall -Werror \
 	    -I$(KSIM_DIR)/compat -Ishim -o $@ tests/sys/devref/devring_t.c \
 	    $(KSIM_DIR)/client/ksim_client.c -no-pie $(KSIM_WRAP) -lpthread
+
+$(KSIM_OUT)/testmods/regclient.ko: $(KSIM_DIR)/testmods/regclient.c shim/devref_kpi.h shim/devring_ioctl.h mk/freebsd.mk mk/kmod.ldscript
+	@mkdir -p $(@D)
+	@echo "  KMOD    $@"
+	@$(CLANG) $(KMOD_CFLAGS) -Ishim -c $< -o $(@:.ko=.o)
+	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
+	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
+	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
+	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
+	@rm -f $@.tmp $(@:.ko=.o)
+
+$(KSIM_OUT)/testmods/badvm_%.ko: $(KSIM_DIR)/testmods/badvm.c mk/freebsd.mk mk/kmod.ldscript
+	@mkdir -p $(@D)
+	@echo "  KMOD    $@"
+	@$(CLANG) $(KMOD_CFLAGS) -DBADVM_$* -c $< -o $(@:.ko=.o)
+	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
+	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
+	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
+	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
+	@rm -f $@.tmp $(@:.ko=.o)
 
 $(KSIM_OUT)/testmods/bad_%.ko: $(KSIM_DIR)/testmods/badmod.c mk/freebsd.mk mk/kmod.ldscript
 	@mkdir -p $(@D)

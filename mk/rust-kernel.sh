@@ -4,6 +4,11 @@
 #
 #   mk/rust-kernel.sh OUTDIR
 #
+# RUST_KERNEL_FEATURES (optional): cargo features to turn on, e.g.
+# devref-core/mutant-no-sleeper-wakeup for kernsim's mutation self-tests;
+# RUST_KERNEL_TARGET_DIR (optional): a cargo target directory of its own
+# for such a build, so that the shipped build's is never rebuilt.
+#
 # Uses Debian's rustc-web (1.96) and its library sources for build-std:
 # rustup's toolchains here carry no rust-src.  The archives hold the same
 # code for FreeBSD 14 and 15: Rust sees kernel structures only through the
@@ -20,11 +25,12 @@ out=$(cd "$out" && pwd)
 export RUSTC=/usr/bin/rustc
 export RUSTC_BOOTSTRAP=1
 export LIBCLANG_PATH=/usr/lib/llvm-14/lib
-export CARGO_TARGET_DIR="$kdir/target"
+export CARGO_TARGET_DIR="${RUST_KERNEL_TARGET_DIR:-$kdir/target}"
 
 cd "$kdir"
 status=0
 /usr/bin/cargo build --quiet --release \
+    ${RUST_KERNEL_FEATURES:+--features "$RUST_KERNEL_FEATURES"} \
     --target "$kdir/x86_64-freebsd-kernel.json" -Zjson-target-spec \
     -Zbuild-std=core,compiler_builtins,alloc 2>"$out/cargo.log" || status=$?
 # The compiler_builtins profile override still applies; cargo just can't see it.

@@ -35,7 +35,8 @@
 #define	HS_LOCK_EVENT	4
 #define	HS_LOCK_TASKQ	5
 #define	HS_LOCK_WITNESS	6
-#define	HS_NLOCKS	7
+#define	HS_LOCK_VM	7	/* simulated address spaces, PTEs */
+#define	HS_NLOCKS	8
 
 /* Errno values the host must return to the kernel side (FreeBSD's). */
 #define	KS_EWOULDBLOCK	35
@@ -88,6 +89,17 @@ void	*KSIM(hs_guard_alloc)(unsigned long size);
 void	KSIM(hs_guard_free)(void *obj, unsigned long size, const char *type);
 /* The file behind a device descriptor, with a reference (fget), or NULL. */
 void	*KSIM(hs_fget)(int fd);
+/*
+ * Simulated physical memory (kern/vm.c): every vm_page is backed by one
+ * page of a host memory file, so that its kernel mappings (pmap_qenter)
+ * and the simulated user mappings share its bytes.  hs_vm_page_new()
+ * returns the page's own (direct map) address and its offset in the file;
+ * hs_vm_kva_reserve() reserves inaccessible kernel address space;
+ * hs_vm_kva_set() maps the file page at memoff there (memoff < 0: none).
+ */
+void	*KSIM(hs_vm_page_new)(long *memoffp);
+void	*KSIM(hs_vm_kva_reserve)(unsigned long npages);
+void	KSIM(hs_vm_kva_set)(void *va, long memoff);
 
 /* ---- Kernel side (kern/), called by the host ---- */
 void	KSIM(k_init)(int ncpu, int osreldate);
@@ -138,8 +150,34 @@ void	KSIM(k_knote_fdclose)(int fd);
  * forever, 0 polls. */
 int	KSIM(k_kevent)(void *kq, void *changes, int nchanges, void *events,
 	    int nevents, long timo_ns, int *nout);
-int	KSIM(k_mmap)(void *fp, unsigned long len, int prot, int shared,
-	    long off);
+/*
+ * The simulated VM (kern/vm_map.c): address spaces by number (0: the
+ * script's process), mappings by number within them.
+ */
+#define	KS_TOUCH_OK		0
+#define	KS_TOUCH_SIGBUS_OBJERR	1	/* SIGBUS, BUS_OBJERR */
+#define	KS_TOUCH_SIGSEGV_ACCERR	2	/* SIGSEGV, SEGV_ACCERR */
+#define	KS_TOUCH_SIGSEGV_MAPERR	3	/* SIGSEGV, SEGV_MAPERR */
+int	KSIM(k_vm_mmap)(int vs, void *fp, unsigned long len, int prot,
+	    int flags, long off, int *mapidp);
+int	KSIM(k_vm_munmap)(int vs, int mapid);
+int	KSIM(k_vm_page_memoff)(int vs, int mapid, unsigned long idx,
+	    long *memoffp);
+/* A 32-bit load or store at byte off of the mapping. */
+int	KSIM(k_vm_touch)(int vs, int mapid, unsigned long off, int write,
+	    unsigned int *valp);
+int	KSIM(k_vm_fork)(int parent, int child);
+void	KSIM(k_vm_exit)(int vs);
+/* mlock(2) of the whole mapping; a kernel hold (a pipe write) of
+ * [off, off + len): its id; its release. */
+int	KSIM(k_vm_mlock)(int vs, int mapid);
+int	KSIM(k_vm_hold)(int vs, int mapid, unsigned long off,
+	    unsigned long len, int *holdidp);
+int	KSIM(k_vm_unhold)(int holdid);
+int	KSIM(k_vm_hold_sum)(int holdid, unsigned long long *sump);
+/* Every VM invariant; fails by name.  Returns live pages (stats). */
+void	KSIM(k_vm_check)(const char *when);
+void	KSIM(k_vm_stat)(char *buf, unsigned long len);
 int	KSIM(k_sysctl_read)(const char *name, char *buf, unsigned long *lenp,
 	    int *kind);
 

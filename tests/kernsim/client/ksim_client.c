@@ -7,7 +7,8 @@
  *
  *	cc -Itests/kernsim/compat -Ishim devring_t.c ksim_client.c \
  *	    -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=read \
- *	    -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl -lpthread
+ *	    -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl \
+ *	    -Wl,--wrap=munmap -lpthread
  *
  * Everything else goes to Linux (__real_*).  kldload/kldunload/kldfind
  * and kqueue/kevent are provided here.  Flags are
@@ -43,6 +44,7 @@ ssize_t	__real_read(int, void *, size_t);
 ssize_t	__real_write(int, const void *, size_t);
 int	__real_poll(struct pollfd *, nfds_t, int);
 void	*__real_mmap(void *, size_t, int, int, int, off_t);
+int	__real_munmap(void *, size_t);
 int	__real_fcntl(int, int, ...);
 
 #define	FD_BASE		1000
@@ -333,10 +335,28 @@ __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 	return (r);
 }
 
+/*
+ * mmap(2) of a kernsim device: the server makes the mapping (its process
+ * 0), faults every page in and says where each lives in its memory file,
+ * which is mapped here page by page, so both see the same bytes.  The
+ * mapping here is not revoked with the server's PTEs (README: gaps).
+ */
+#define	KSIM_MAXMAPS	64
+static struct {
+	char	*base;
+	size_t	 len;
+	int64_t	 mapid;
+} maps[KSIM_MAXMAPS];
+static pthread_mutex_t maps_mtx = PTHREAD_MUTEX_INITIALIZER;
+
 void *
 __wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	int64_t a[5];
+	static int64_t mo[4 + 4096];
+	int64_t a[5], n, i;
+	char path[64], *base, *p;
+	size_t total;
+	int mfd, k;
 
 	if (!is_ksim(fd))
 		return (__real_mmap(addr, len, prot, flags, fd, off));
@@ -345,10 +365,64 @@ __wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	a[2] = prot;
 	a[3] = (flags & MAP_SHARED) != 0;
 	a[4] = off;
-	if (call(KSIM_OP_MMAP, a, 5, NULL, 0, NULL, 0) < 0)
+	pthread_mutex_lock(&maps_mtx);
+	memset(mo, 0, sizeof(mo));
+	if (call(KSIM_OP_MMAP, a, 5, NULL, 0, mo, sizeof(mo)) < 0) {
+		pthread_mutex_unlock(&maps_mtx);
 		return (MAP_FAILED);
-	errno = ENOSYS;
-	return (MAP_FAILED);
+	}
+	n = (int64_t)((mo[3] + len + 4095) / 4096);
+	total = (size_t)n * 4096;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mo[0], (int)mo[1]);
+	mfd = __real_open(path, O_RDWR);
+	base = __real_mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (mfd < 0 || base == MAP_FAILED)
+		die("kernsim client: cannot map the server's memory");
+	for (i = 0; i < n; i++) {
+		if (mo[4 + i] < 0)
+			continue;	/* no page: touching it faults */
+		p = __real_mmap(base + i * 4096, 4096, prot,
+		    MAP_SHARED | MAP_FIXED, mfd, (off_t)mo[4 + i]);
+		if (p == MAP_FAILED)
+			die("kernsim client: cannot map a page");
+	}
+	__real_close(mfd);
+	for (k = 0; k < KSIM_MAXMAPS; k++)
+		if (maps[k].base == NULL) {
+			maps[k].base = base;
+			maps[k].len = total;
+			maps[k].mapid = mo[2];
+			break;
+		}
+	pthread_mutex_unlock(&maps_mtx);
+	if (k == KSIM_MAXMAPS)
+		die("kernsim client: too many mappings");
+	return (base + mo[3]);
+}
+
+int
+__wrap_munmap(void *addr, size_t len)
+{
+	char *p = addr;
+	int64_t a[1];
+	int k;
+
+	pthread_mutex_lock(&maps_mtx);
+	for (k = 0; k < KSIM_MAXMAPS; k++)
+		if (maps[k].base != NULL && p >= maps[k].base &&
+		    p < maps[k].base + maps[k].len)
+			break;
+	if (k == KSIM_MAXMAPS) {
+		pthread_mutex_unlock(&maps_mtx);
+		return (__real_munmap(addr, len));
+	}
+	/* kernsim: the whole mapping goes, whatever part is named. */
+	__real_munmap(maps[k].base, maps[k].len);
+	a[0] = maps[k].mapid;
+	maps[k].base = NULL;
+	pthread_mutex_unlock(&maps_mtx);
+	return ((int)call(KSIM_OP_MUNMAP, a, 1, NULL, 0, NULL, 0));
 }
 
 int

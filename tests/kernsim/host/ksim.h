@@ -169,6 +169,15 @@ int	ksys_kevent(int kqfd, const void *changes, int nchanges, void *events,
 int	ksys_fcntl(int fd, int cmd, long arg, int *retp, int *errp);
 int	ksys_mmap(int fd, unsigned long len, int prot, int shared, long off,
 	    int *errp);
+int	ksys_mmap_vs(int vs, int fd, unsigned long len, int prot, int flags,
+	    long off, int *errp);
+/* vmhost.c: the VM script commands (1 when av[0] is one); the checks. */
+int	ksim_vm_command(int ac, char **av, int *(*fdslot)(const char *, int),
+	    int *errp);
+void	ksim_vm_check(const char *when);
+int	ksys_mmap_client(int fd, unsigned long len, int prot, int shared,
+	    long off, int64_t *out, size_t *noutp, int *errp);
+int	ksys_munmap_vs(int vs, int mapid, int *errp);
 
 /* main.c, server.c */
 int	ksim_script_command(const char *line, char **outp);

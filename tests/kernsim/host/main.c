@@ -459,6 +459,9 @@ do_command(int ac, char **av)
 	int e = 0, *fdp, fd, kind, i, n;
 	size_t len;
 
+	/* The simulated VM's commands (host/vmhost.c). */
+	if (ksim_vm_command(ac, av, fd_slot, &e))
+		return (e);
 	if (strcmp(av[0], "echo") == 0) {
 		for (i = 1; i < ac; i++)
 			ksim_out("%s%s", av[i], i + 1 < ac ? " " : "\n");
@@ -830,6 +833,7 @@ run_line(char *line)
 		test_fail("unknown command: %s", save);
 		return (0);
 	}
+	ksim_vm_check(save);
 	last_errno = e;
 	if (e != 0) {
 		unchecked = 1;
@@ -851,6 +855,8 @@ ksim_script_command(const char *line, char **outp)
 		return (0);
 	ksim_capture_begin();
 	e = do_command(ac, av);
+	if (e >= 0)
+		ksim_vm_check(line);
 	*outp = ksim_capture_end();
 	if (e < 0) {
 		free(*outp);

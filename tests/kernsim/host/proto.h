@@ -29,7 +29,10 @@
 #define	KSIM_OP_KLDFIND		10	/* name */
 #define	KSIM_OP_FCNTL		11	/* a[0] = fd, a[1] = cmd, a[2] = arg */
 #define	KSIM_OP_MMAP		12	/* a[0] = fd, a[1] = len, a[2] = prot,
-					   a[3] = shared, a[4] = offset */
+					   a[3] = shared, a[4] = offset; out:
+					   int64 {server pid, memory fd,
+					   mapping, page offset, each page's
+					   offset in the memory file} */
 #define	KSIM_OP_CMD		13	/* a kernsim script command line;
 					   out: its output */
 #define	KSIM_OP_SHUTDOWN	14
@@ -38,6 +41,7 @@
 					   a[2] = nevents, a[3] = timeout ns
 					   (-1: none); in: changes; out:
 					   events (64-byte struct kevent) */
+#define	KSIM_OP_MUNMAP		17	/* a[0] = mapping (KSIM_OP_MMAP) */
 
 struct ksim_req {
 	uint32_t	op;

@@ -36,6 +36,7 @@ static struct {
 	int	conns;
 } procs[256];
 static pthread_mutex_t own_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t mmap_mtx = PTHREAD_MUTEX_INITIALIZER;
 static volatile int shutting_down;
 static int listen_fd;
 
@@ -254,9 +255,21 @@ conn_main(void *arg)
 			reply(s, r == 0 ? ret : -1, e, NULL, 0);
 			break;
 		}
-		case KSIM_OP_MMAP:
-			r = ksys_mmap((int)req.a[0], (unsigned long)req.a[1],
-			    (int)req.a[2], (int)req.a[3], (long)req.a[4], &e);
+		case KSIM_OP_MMAP: {
+			static int64_t mo[4 + 4096];
+			size_t nmo = sizeof(mo) / sizeof(mo[0]);
+
+			/* One at a time: mo is shared. */
+			pthread_mutex_lock(&mmap_mtx);
+			r = ksys_mmap_client((int)req.a[0],
+			    (unsigned long)req.a[1], (int)req.a[2],
+			    (int)req.a[3], (long)req.a[4], mo, &nmo, &e);
+			reply(s, r, e, mo, r >= 0 ? nmo * sizeof(mo[0]) : 0);
+			pthread_mutex_unlock(&mmap_mtx);
+			break;
+		}
+		case KSIM_OP_MUNMAP:
+			r = ksys_munmap_vs(0, (int)req.a[0], &e);
 			reply(s, r, e, NULL, 0);
 			break;
 		case KSIM_OP_CMD: {

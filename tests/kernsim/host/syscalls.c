@@ -399,30 +399,50 @@ ksys_fcntl(int fd, int cmd, long arg, int *retp, int *errp)
 	return (a.error == 0 ? 0 : -1);
 }
 
+/*
+ * mmap(2) of a device file into a simulated address space (kern/vm_map.c:
+ * devfs_mmap_f, vm_mmap_cdev): the mapping's number, or -1.  vs 0 is the
+ * script's (and the server's clients') process; flags are FreeBSD's
+ * MAP_SHARED (0x1) / MAP_PRIVATE (0x2).
+ */
 static void
 sys_mmap(void *a_)
 {
 	struct sc_args *a = a_;
 	void *fp = fget(a->fd);
+	int mapid = -1;
 
+	a->ret = -1;
 	if (fp == NULL) {
 		a->error = FB_EBADF;
 		return;
 	}
-	a->error = ksim_k_mmap(fp, a->ul, a->i1, a->i2, a->l1);
+	a->error = ksim_k_vm_mmap(a->i1 >> 8, fp, a->ul, a->i1 & 0xff, a->i2,
+	    a->l1, &mapid);
+	if (a->error == 0)
+		a->ret = mapid;
 	ksim_k_fdrop(fp);
+}
+
+int
+ksys_mmap_vs(int vs, int fd, unsigned long len, int prot, int flags,
+    long off, int *errp)
+{
+	struct sc_args a = { .fd = fd, .ul = len, .i1 = (vs << 8) | prot,
+	    .i2 = flags, .l1 = off };
+
+	ksim_syscall("mmap", sys_mmap, &a);
+	*errp = a.error;
+	return (a.error == 0 ? (int)a.ret : -1);
 }
 
 int
 ksys_mmap(int fd, unsigned long len, int prot, int shared, long off,
     int *errp)
 {
-	struct sc_args a = { .fd = fd, .ul = len, .i1 = prot, .i2 = shared,
-	    .l1 = off };
 
-	ksim_syscall("mmap", sys_mmap, &a);
-	*errp = a.error;
-	return (a.error == 0 ? 0 : -1);
+	return (ksys_mmap_vs(0, fd, len, prot, shared ? 0x1 : 0x2, off,
+	    errp));
 }
 
 static void

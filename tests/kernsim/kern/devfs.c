@@ -49,10 +49,17 @@ struct ks_vnode {
 	int		 v_eternal;	/* VV_ETERNALDEV */
 	int		 v_doomed;	/* VN_IS_DOOMED */
 	u_int		 v_refs;	/* files + the devfs entry */
+	struct ks_vnode	*v_gonenext;	/* ks_devfs_gone, HS_LOCK_DEVFS */
 };
 
 /* struct file, the parts devfs uses. */
 struct ks_file {
+	/*
+	 * What a module reads through td_fpop (devref's d_mmap_single:
+	 * f_flag), at the kernel's offsets; ks_fp_check copies f_flag here
+	 * before any driver method runs.
+	 */
+	char			 f_real[KS_STRUCT_FILE_SIZE] __aligned(8);
 	volatile u_int		 f_count;
 	u_int			 f_flag;
 	struct cdev		*f_data;
@@ -61,6 +68,15 @@ struct ks_file {
 };
 
 static struct ks_cdev_priv *ks_cdevs;	/* HS_LOCK_DEVFS */
+/* Vnodes of destroyed cdevs not yet reclaimed by a devfs_populate(). */
+static struct ks_vnode *ks_devfs_gone;	/* HS_LOCK_DEVFS */
+
+/*
+ * kernsim -M dtor-before-close, -M si-devsw-kept (k_set_mutation in
+ * smp.c): deliberate kernel bugs the suite must catch (self-* cases).
+ */
+int ks_mutate_dtor_before_close;
+int ks_mutate_si_devsw_kept;
 static struct mtx devmtx;		/* kern/kern_conf.c: devmtx */
 static int ks_devfs_inited;
 
@@ -328,20 +344,58 @@ make_dev_s(struct make_dev_args *args, struct cdev **dres, const char *fmt,
 	return (0);
 }
 
+/*
+ * fs/devfs/devfs_vnops.c: devfs_destroy_cdevpriv(): the record leaves the
+ * file and the cdev's list under cdevpriv_mtx (the caller did that, holding
+ * HS_LOCK_DEVFS), so that destroy_dev and the file's last close cannot
+ * both run its destructor; the destructor then runs unlocked.
+ */
 static void
 ks_destroy_cdevpriv(struct ks_cdevpriv *p)
 {
 
-	p->cdpd_fp->f_cdevpriv = NULL;
 	p->cdpd_dtr(p->cdpd_data);
 	ks_kfree(p);
 }
 
 /*
+ * fs/devfs/devfs_devs.c: devfs_populate() -> devfs_populate_loop(): the
+ * dirent of a cdev no longer CDP_ACTIVE is deleted and its vnode reclaimed
+ * (devfs_delete -> vgone -> devfs_reclaim: v_rdev cleared).  It runs at
+ * the next lookup or readdir on the mount (devfs_lookup, devfs_readdir),
+ * not in destroy_dev: until then a file open on a destroyed cdev reaches
+ * it through v_rdev, and only si_devsw == NULL keeps its calls out of the
+ * driver (devvn_refthread).  kernsim populates at open(2) and at every
+ * name check (dev-exists, test -c).
+ */
+static void
+ks_devfs_populate(void)
+{
+	struct ks_vnode *vp;
+
+	for (;;) {
+		hs_lock(HS_LOCK_DEVFS);
+		vp = ks_devfs_gone;
+		if (vp != NULL) {
+			ks_devfs_gone = vp->v_gonenext;
+			vp->v_doomed = 1;
+			atomic_store_rel_ptr((volatile uintptr_t *)&vp->v_rdev,
+			    0);
+		}
+		hs_unlock(HS_LOCK_DEVFS);
+		if (vp == NULL)
+			break;
+		ks_vrele(vp);
+	}
+}
+
+/*
  * kern/kern_conf.c: destroy_devl().  Rules modelled: an eternal cdev is
- * never destroyed ("Destroying eternal cdev"); the name goes (devfs
- * entries and their vnodes are revoked: calls through an open file get
- * the doomed-vnode answers); si_devsw becomes NULL; the caller sleeps,
+ * never destroyed ("Destroying eternal cdev"); the name goes at once
+ * (devfs_destroy clears CDP_ACTIVE; every lookup populates first), its
+ * vnode at the next populate (ks_devfs_populate: then calls through an
+ * open file get the doomed-vnode answers); si_devsw becomes NULL (so that
+ * until then devvn_refthread refuses them); the caller sleeps,
  * polling si_threadcount every hz/10 without PCATCH ("devdrn"), calling
  * d_purge while threads remain ("devprg"); then the cdevpriv destructors
  * of every file still open on it run; the cdev leaves csw->d_devs (waking
@@ -374,16 +428,17 @@ destroy_dev(struct cdev *dev)
 			*pp = cdp->cdp_next;
 			break;
 		}
-	/* devfs_delete -> vgone -> devfs_reclaim: the vnode loses v_rdev. */
+	/* devfs_destroy: the vnode waits for the next devfs_populate. */
 	vp = cdp->cdp_vnode;
 	cdp->cdp_vnode = NULL;
-	vp->v_doomed = 1;
-	atomic_store_rel_ptr((volatile uintptr_t *)&vp->v_rdev, 0);
+	vp->v_gonenext = ks_devfs_gone;
+	ks_devfs_gone = vp;
 	hs_unlock(HS_LOCK_DEVFS);
-	ks_vrele(vp);
 	dev->si_flags &= ~SI_NAMED;
 	csw = dev->si_devsw;
-	atomic_store_rel_ptr((volatile uintptr_t *)&dev->si_devsw, 0);
+	/* The mutation si-devsw-kept forgets this store. */
+	if (!ks_mutate_si_devsw_kept)
+		atomic_store_rel_ptr((volatile uintptr_t *)&dev->si_devsw, 0);
 	while (csw != NULL && csw->d_purge != NULL &&
 	    atomic_load_acq_long(&dev->si_threadcount) != 0) {
 		csw->d_purge(dev);
@@ -399,8 +454,10 @@ destroy_dev(struct cdev *dev)
 	for (;;) {
 		hs_lock(HS_LOCK_DEVFS);
 		p = cdp->cdp_fdpriv;
-		if (p != NULL)
+		if (p != NULL) {
 			cdp->cdp_fdpriv = p->cdpd_next;
+			p->cdpd_fp->f_cdevpriv = NULL;
+		}
 		hs_unlock(HS_LOCK_DEVFS);
 		if (p == NULL)
 			break;
@@ -577,6 +634,7 @@ ks_fpdrop(struct ks_file *fp)
 			*pp = p->cdpd_next;
 			break;
 		}
+	fp->f_cdevpriv = NULL;
 	hs_unlock(HS_LOCK_DEVFS);
 	ks_destroy_cdevpriv(p);
 }
@@ -597,6 +655,7 @@ k_dev_exists(const char *path)
 
 	if (strncmp(path, "/dev/", 5) != 0)
 		return (0);
+	ks_devfs_populate();		/* devfs_lookup */
 	hs_lock(HS_LOCK_DEVFS);
 	r = ks_dev_lookup(path + 5) != NULL;
 	hs_unlock(HS_LOCK_DEVFS);
@@ -623,6 +682,7 @@ k_open(const char *path, int oflags, void **fpp)
 
 	if (strncmp(path, "/dev/", 5) != 0)
 		return (ENOENT);
+	ks_devfs_populate();		/* devfs_lookup */
 	hs_lock(HS_LOCK_DEVFS);
 	cdp = ks_dev_lookup(path + 5);
 	if (cdp == NULL) {
@@ -683,7 +743,11 @@ k_fhold(void *p)
  * runs devfs_close(): d_close on the last close of the cdev, on every
  * close with D_TRACKCLOSE, with FREVOKE once the vnode is doomed (then no
  * d_close at all here: a reclaimed vnode has no cdev); then
- * devfs_fpdrop() runs the cdevpriv destructor -- after d_close.
+ * devfs_fpdrop() runs the cdevpriv destructor -- after d_close, so that
+ * d_close still finds the file's cdevpriv (devfs_close_f keeps td_fpop
+ * = fp across vnops.fo_close; "The f_cdevpriv cannot be assigned non-NULL
+ * value while we are destroying the file", then devfs_fpdrop).  The
+ * mutation dtor-before-close runs the destructor first.
  */
 int
 k_fdrop(void *p)
@@ -701,6 +765,8 @@ k_fdrop(void *p)
 		return (0);
 	fpop = td->td_fpop;
 	td->td_fpop = (struct file *)fp;
+	if (ks_mutate_dtor_before_close && fp->f_cdevpriv != NULL)
+		ks_fpdrop(fp);
 	dev = NULL;
 	dsw = ks_devvn_refthread(vp, &dev, &ref);
 	if (dsw != NULL) {
@@ -734,6 +800,7 @@ ks_fp_check(struct ks_file *fp, struct cdev **devp, struct cdevsw **dswp,
 			ks_dev_relthread(*devp, *ref);
 		return (ENXIO);
 	}
+	ks_file_mirror_fflag(fp->f_real, fp->f_flag);
 	curthread->td_fpop = (struct file *)fp;
 	return (0);
 }
@@ -1056,47 +1123,29 @@ k_fcntl(void *p, int cmd, long arg, int *retp)
 }
 
 /*
- * mmap(2) of a device (vm/vm_mmap.c vm_mmap_cdev, vm/device_pager.c):
- * MAP_PRIVATE is refused (EINVAL... via VM_PROT checks: "cannot map a
- * character device private"); d_mmap_single is asked first; ENODEV falls
- * back to an OBJT_DEVICE object, whose allocation asks d_mmap for every
- * page and fails (EINVAL) on an error.  A successful mapping is not
- * modelled (named failure).
+ * mmap(2) is in kern/vm_map.c (devfs_mmap_f, vm_mmap_cdev): these give it
+ * devfs_fp_check(), dev_relthread() and the file's flags.
  */
 int
-k_mmap(void *p, unsigned long len, int prot, int shared, long off)
+ks_devfs_fp_check(struct file *fp, struct cdev **devp, struct cdevsw **dswp,
+    int *ref)
 {
-	struct ks_file *fp = p;
-	struct thread *td = curthread;
-	struct vm_object *obj = NULL;
-	struct cdevsw *dsw;
-	struct cdev *dev;
-	struct file *fpop;
-	vm_ooffset_t foff = off;
-	vm_paddr_t paddr;
-	vm_memattr_t attr;
-	int error, ref;
 
-	if (!shared)
-		return (EINVAL);
-	fpop = td->td_fpop;
-	error = ks_fp_check(fp, &dev, &dsw, &ref);
-	if (error != 0)
-		return (ENXIO);
-	error = dsw->d_mmap_single(dev, &foff, len, &obj, prot);
-	if (error == ENODEV) {
-		error = dsw->d_mmap(dev, off, &paddr, prot, &attr);
-		if (error != 0)
-			error = EINVAL;
-		else
-			ks_failf("kernsim: mmap of %s: OBJT_DEVICE mappings are "
-			    "not modelled", dev->si_name);
-	} else if (error == 0)
-		ks_failf("kernsim: mmap of %s: d_mmap_single objects are not "
-		    "modelled", dev->si_name);
-	td->td_fpop = fpop;
+	return (ks_fp_check((struct ks_file *)fp, devp, dswp, ref));
+}
+
+void
+ks_devfs_relthread(struct cdev *dev, int ref)
+{
+
 	ks_dev_relthread(dev, ref);
-	return (error);
+}
+
+u_int
+ks_file_fflag(struct file *fp)
+{
+
+	return (((struct ks_file *)fp)->f_flag);
 }
 
 /*

@@ -58,6 +58,8 @@ void	ks_giant_pickup(int n);
 void	ks_mtx_lock(struct mtx *m);
 void	ks_mtx_unlock(struct mtx *m);
 int	ks_mtx_owned(struct mtx *m);
+void	ks_witness_init(struct lock_object *lo, const char *class);
+void	ks_witness_order(struct lock_object *lo);
 
 /* sleep.c */
 int	ks_msleep(const void *ident, struct mtx *m, int pri, const char *wm,
@@ -68,6 +70,16 @@ struct file;
 struct knote;
 int	ks_fo_kqfilter(struct file *fp, struct knote *kn);
 void	ks_file_drop(struct file *fp);
+struct cdev;
+struct cdevsw;
+int	ks_devfs_fp_check(struct file *fp, struct cdev **devp,
+	    struct cdevsw **dswp, int *ref);
+void	ks_devfs_relthread(struct cdev *dev, int ref);
+u_int	ks_file_fflag(struct file *fp);
+/* A kernsim file starts with room for the kernel's struct file (what a
+ * module reads through td_fpop); kern/vm_map.c fills in its f_flag. */
+#define	KS_STRUCT_FILE_SIZE	256
+void	ks_file_mirror_fflag(void *real, u_int flag);
 
 /* event.c */
 void	ks_seltdclear(struct thread *td);

@@ -365,3 +365,21 @@ k_userret(const char *what)
 	if (td->td_fpop != NULL)
 		ks_failf("userret: Returning with td_fpop set (%s)", what);
 }
+
+/*
+ * For the other lock classes (kern/vm.c: rw(9) object locks): the same
+ * WITNESS class lookup and order check as for mutexes.
+ */
+void
+ks_witness_init(struct lock_object *lo, const char *class)
+{
+
+	lo->lo_witness = ks_witness_get(class);
+}
+
+void
+ks_witness_order(struct lock_object *lo)
+{
+
+	ks_witness_checkorder(lo);
+}

@@ -14,8 +14,17 @@
 _Static_assert(sizeof(cpuset_t) == 128,
     "kernsim's kernel side must be built with SMP (MAXCPU 1024)");
 
-/* kernsim -M rendezvous-lies (k_set_mutation). */
+/*
+ * kernsim -M MUTATION / `mutate MUTATION`: a deliberate kernel bug that
+ * some case must catch (README "Can it fail?"):
+ *   rendezvous-lies    smp_rendezvous(_cpus_retry) interrupts no CPU (here);
+ *   dtor-before-close  the cdevpriv destructor runs before d_close at a
+ *                      file's close (kern/devfs.c k_fdrop);
+ *   si-devsw-kept      destroy_dev leaves si_devsw set (kern/devfs.c).
+ */
 int ks_mutate_rendezvous_lies;
+extern int ks_mutate_dtor_before_close;
+extern int ks_mutate_si_devsw_kept;
 
 int
 k_set_mutation(const char *name)
@@ -23,6 +32,14 @@ k_set_mutation(const char *name)
 
 	if (strcmp(name, "rendezvous-lies") == 0) {
 		ks_mutate_rendezvous_lies = 1;
+		return (0);
+	}
+	if (strcmp(name, "dtor-before-close") == 0) {
+		ks_mutate_dtor_before_close = 1;
+		return (0);
+	}
+	if (strcmp(name, "si-devsw-kept") == 0) {
+		ks_mutate_si_devsw_kept = 1;
 		return (0);
 	}
 	return (-1);

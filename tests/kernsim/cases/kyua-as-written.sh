@@ -1,0 +1,123 @@
+# tests/sys/devref/devref_test's case bodies *as written*, on kernsim: the
+# test program is sourced unchanged and its bodies run one after another
+# against one kernsim server (one "boot", as in the VM), with only what
+# ties them to FreeBSD replaced here:
+#  - require_freebsd, find_modules, build_helper: kernsim stands in for
+#    the VM; the modules are $KSIM_MODDIR's, the helper is devring_t built
+#    unmodified against client/ksim_client.c;
+#  - atf_check / atf_fail / atf_skip / atf_check_equal: a small emulation
+#    (exit:N, not-exit:N, ignore, match:, not-match:, inline:, empty), with
+#    `test -c` / `test -e` on /dev answered by kernsim's devfs;
+#  - kldload, kldunload, kldstat, sysctl, dmesg: bin/ (lib.sh); kldunload
+#    words its errors as FreeBSD's does ("can't unload file: Device busy").
+# Not run here: reload_reuses_tombstone (stat -f of /dev, no stand-in;
+# kyua-sysctl-console re-expresses it), unload_under_load (it passes here
+# too, KSIM_KYUA_BODIES=unload_under_load, but kyua-unload-under-load runs
+# the same helper with more checks), the mmap_region_rw,
+# mmap_revoked_on_unload and mmap_mlock_graveyard cases (kernsim's VM model).
+#
+# console_lines runs first: as written it holds only in the first load of
+# devring in a boot.  Later, devref reuses the pcpu tombstone and prints
+# "devring: reused (pcpu, incarnation N)", not "created (pcpu)", so in
+# Kyua's order (after load_creates_nodes) it fails, on kernsim and, by the
+# same code, in the VM.
+. tests/kernsim/lib.sh
+
+BODIES=${KSIM_KYUA_BODIES:-"console_lines load_creates_nodes info_modes
+sync_moves_tail ioctl_errors poll_pollout unload_idle_fd tombstone_stays
+sleeper_woken_pcpu sleeper_woken_counted devref_unload_refused sysctl_tree
+kevent_eof_on_unload kqueue_pins_devref per_device_sysctls mmap_refused
+missing_ops fcntl_nonblock"}
+
+# --- atf-sh, as much of it as the bodies use ---------------------------------
+atf_test_case() { :; }
+atf_set() { :; }
+atf_add_test_case() { :; }
+atf_get_srcdir() { echo "$KS_TOP/tests/sys/devref"; }
+atf_fail() { fail "atf_fail: $*"; }
+atf_skip() { echo "SKIP $*"; ks_stop; exit 77; }
+atf_check_equal()
+{
+	[ "$1" = "$2" ] || fail "atf_check_equal: '$1' != '$2'"
+}
+
+# atf_check_out FILE SPEC: one -o/-e expectation on FILE.
+atf_check_out()
+{
+	case $2 in
+	ignore)		;;
+	empty)		[ ! -s "$1" ] || { cat "$1"; return 1; } ;;
+	match:*)	grep -Eq -- "${2#match:}" "$1" || { cat "$1"; return 1; } ;;
+	not-match:*)	! grep -Eq -- "${2#not-match:}" "$1" || { cat "$1"; return 1; } ;;
+	inline:*)	printf '%b' "${2#inline:}" | cmp -s - "$1" ||
+			    { cat "$1"; return 1; } ;;
+	*)		echo "atf_check: -o/-e $2 not emulated"; return 1 ;;
+	esac
+}
+
+atf_check()
+{
+	local st=exit:0 outs="" errs="" rc i
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-s)	st=$2; shift 2 ;;
+		-o)	outs="$outs$2
+"; shift 2 ;;
+		-e)	errs="$errs$2
+"; shift 2 ;;
+		*)	break ;;
+		esac
+	done
+	rc=0
+	if [ "$1" = test ] && [ $# -eq 3 ] && [ "${3#/dev/}" != "$3" ]; then
+		# test -c/-e on /dev: kernsim's devfs.
+		ks dev-exists "$3" > atf.out 2> atf.err || rc=1
+	else
+		"$@" > atf.out 2> atf.err || rc=$?
+	fi
+	case $st in
+	exit:*)		[ "$rc" -eq "${st#exit:}" ] ||
+			    { cat atf.out atf.err; fail "atf_check: $* exited $rc, not ${st#exit:}"; } ;;
+	not-exit:*)	[ "$rc" -ne "${st#not-exit:}" ] ||
+			    { cat atf.out atf.err; fail "atf_check: $* exited $rc"; } ;;
+	*)		fail "atf_check: -s $st not emulated" ;;
+	esac
+	# Each expectation on its own line (a pattern may hold spaces).
+	printf '%s' "$outs" > atf.specs
+	while IFS= read -r i; do
+		atf_check_out atf.out "$i" || fail "atf_check: $*: stdout not $i"
+	done < atf.specs
+	printf '%s' "$errs" > atf.specs
+	while IFS= read -r i; do
+		atf_check_out atf.err "$i" || fail "atf_check: $*: stderr not $i"
+	done < atf.specs
+	return 0
+}
+
+KS_TOP=$(pwd)
+# The test program itself, unchanged: its variables and functions.
+# shellcheck disable=SC1091
+. "$KS_TOP/tests/sys/devref/devref_test"
+
+# --- what ties it to FreeBSD ---------------------------------------------------
+require_freebsd() { :; }
+find_modules() { :; }		# DEVREF_KO, DEVRING_KO: lib.sh
+build_helper() { :; }		# HELPER: lib.sh
+cleanup_devring()
+{
+	kldstat -q -m devring && timeout 30 kldunload devring
+	return 0
+}
+
+ks_start
+for b in $BODIES; do
+	echo "== $b"
+	mkdir "$KS_WORK/$b" && cd "$KS_WORK/$b" || fail "mkdir $b"
+	"${b}_body"
+	if command -v "${b}_cleanup" > /dev/null; then
+		"${b}_cleanup"
+	fi
+	cd "$KS_WORK" || fail "cd"
+	echo "ok $b"
+done
+ks_stop
