@@ -80,9 +80,25 @@ unsigned long devref_shim_uptime_ns(void);
  * magic spells "devrefcl".
  */
 #define	DEVREF_CALL_MAGIC	0x6c63666572766564ULL
+/*
+ * The empty asm takes the mark's address: without it the address never
+ * escapes, and clang is free to split the array into two unrelated stack
+ * slots (it did: magic and node 16 bytes apart, so the scan never matched
+ * and a destroy from inside a call waited for itself until it timed out).
+ * The "memory" clobber orders both stores before the call that follows.
+ */
+static __inline int
+devref_call_mark_pin(volatile unsigned long *mark)
+{
+	__asm __volatile("" : : "r" (mark) : "memory");
+	return (0);
+}
+/* Declarations only, so that it may open a function's block. */
 #define	DEVREF_CALL_MARK(node)						\
 	volatile unsigned long _devref_mark[2] = {			\
-	    DEVREF_CALL_MAGIC, (unsigned long)(node) }
+	    DEVREF_CALL_MAGIC, (unsigned long)(node) };			\
+	int _devref_mark_pinned __unused =				\
+	    devref_call_mark_pin(_devref_mark)
 #define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
 /*
  * Marks of calls that are not ordinary entries carry the node's address

@@ -6,7 +6,9 @@
  * DEVRING_IOC_REGION (devref_region_alloc, device-wide) and
  * DEVRING_IOC_SUM (its words through the KVA devref gave).  Counted only,
  * so that devref itself can unload after it (cases/region-devref-unload.ks:
- * the graveyard abandoned at devref's unload).  Never shipped.
+ * the graveyard abandoned at devref's unload).  KSIMREG_IOC_DESTROY_SELF
+ * destroys the device from inside its own ioctl (cases/destroy-in-call.ks:
+ * devref's stack scan sees the call and defers).  Never shipped.
  */
 
 #include <sys/param.h>
@@ -21,6 +23,8 @@
 #include "devring_ioctl.h"
 
 #define	REG_MAX		8
+/* Destroy /dev/ksimreg from inside this very ioctl. */
+#define	KSIMREG_IOC_DESTROY_SELF	_IO('K', 1)
 
 static struct devref_client *reg_client;
 static struct devref_dev *reg_dev;
@@ -42,6 +46,13 @@ reg_ioctl(void *softc __unused, void *priv __unused, unsigned long cmd,
 	int error, k;
 
 	switch (cmd) {
+	case KSIMREG_IOC_DESTROY_SELF:
+		/*
+		 * devref must see that this thread is inside a call of the
+		 * device (its mark on the stack) and defer instead of waiting
+		 * for itself: EINPROGRESS, and reg_dev is not ours any more.
+		 */
+		return (devref_dev_destroy(reg_dev, 1000));
 	case DEVRING_IOC_REGION:
 		r = (struct devring_region *)data;
 		if (r->pages == 0 || r->pages > DEVRING_REGION_MAX_PAGES)
