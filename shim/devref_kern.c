@@ -208,12 +208,28 @@ devref_shim_uptime_ns(void)
 	return ((unsigned long)sbttons(sbinuptime()));
 }
 
+unsigned long devref_call_mark_key;
+
+/* MOD_LOAD, before any device exists: a fresh secret for the marks. */
+void
+devref_shim_call_mark_init(void)
+{
+
+	arc4random_buf(&devref_call_mark_key, sizeof(devref_call_mark_key));
+}
+
+void
+devref_shim_call_mark(unsigned long *mark, unsigned long node)
+{
+
+	(void)devref_call_mark_set(mark, node);
+}
+
 int
 devref_shim_in_call(const void *node)
 {
 	struct thread *td;
 	const unsigned long *p, *top;
-	volatile unsigned long here;
 
 	td = curthread;
 	/*
@@ -223,12 +239,13 @@ devref_shim_in_call(const void *node)
 	top = (const unsigned long *)(td->td_frame != NULL ?
 	    (vm_offset_t)td->td_frame :
 	    td->td_kstack + ptoa(td->td_kstack_pages));
-	p = (const unsigned long *)__DEVOLATILE(unsigned long *, &here);
+	/* Live frames are above ours: the stack grows down. */
+	p = __builtin_frame_address(0);
 	if ((vm_offset_t)p < td->td_kstack || p >= top)
 		return (0);
-	/* Live frames are above us: the stack grows down. */
 	for (; p + 1 < top; p++)
-		if (p[0] == DEVREF_CALL_MAGIC && p[1] == (unsigned long)node)
+		if (p[0] == DEVREF_CALL_MAGIC && p[1] == ((unsigned long)node ^
+		    (unsigned long)(uintptr_t)p ^ devref_call_mark_key))
 			return (1);
 	return (0);
 }

@@ -17,6 +17,7 @@ devref_modevent(module_t mod __unused, int type, void *data __unused)
 
 	switch (type) {
 	case MOD_LOAD:
+		devref_shim_call_mark_init();
 		return (devref_rs_load());
 	case MOD_UNLOAD:
 		return (devref_rs_unload());

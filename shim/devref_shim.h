@@ -78,27 +78,37 @@ unsigned long devref_shim_uptime_ns(void);
  * inside a device's own call can find it and defer instead of waiting for
  * itself.  devref_shim_in_call() scans the current thread's stack.  The
  * magic spells "devrefcl".
+ *
+ * The second word is the node keyed by the mark's own address and a
+ * per-boot secret (devref_call_mark_key, from arc4random at MOD_LOAD):
+ * user data copied to the kernel stack (sys_ioctl's smalldata, select's
+ * bit sets) and registers spilled in a trapframe cannot pass for a mark
+ * without the secret, and a false match is not harmless (a purge skipped,
+ * EDEADLK, an unregister refused).
+ *
+ * devref_call_mark_set() takes the mark's address, which is also what
+ * keeps it whole: an array whose address never escapes may be split by
+ * clang into two unrelated stack slots (it was: magic and node 16 bytes
+ * apart, so the scan never matched and a destroy from inside a call waited
+ * for itself until it timed out).  The "memory" clobber orders both stores
+ * before the call that follows.
  */
 #define	DEVREF_CALL_MAGIC	0x6c63666572766564ULL
-/*
- * The empty asm takes the mark's address: without it the address never
- * escapes, and clang is free to split the array into two unrelated stack
- * slots (it did: magic and node 16 bytes apart, so the scan never matched
- * and a destroy from inside a call waited for itself until it timed out).
- * The "memory" clobber orders both stores before the call that follows.
- */
+extern unsigned long devref_call_mark_key;
+
 static __inline int
-devref_call_mark_pin(volatile unsigned long *mark)
+devref_call_mark_set(volatile unsigned long *mark, unsigned long node)
 {
+	mark[0] = DEVREF_CALL_MAGIC;
+	mark[1] = node ^ (unsigned long)mark ^ devref_call_mark_key;
 	__asm __volatile("" : : "r" (mark) : "memory");
 	return (0);
 }
 /* Declarations only, so that it may open a function's block. */
 #define	DEVREF_CALL_MARK(node)						\
-	volatile unsigned long _devref_mark[2] = {			\
-	    DEVREF_CALL_MAGIC, (unsigned long)(node) };			\
-	int _devref_mark_pinned __unused =				\
-	    devref_call_mark_pin(_devref_mark)
+	volatile unsigned long _devref_mark[2];				\
+	int _devref_mark_set __unused =					\
+	    devref_call_mark_set(_devref_mark, (unsigned long)(node))
 #define	DEVREF_CALL_UNMARK()	(_devref_mark[0] = 0)
 /*
  * Marks of calls that are not ordinary entries carry the node's address
@@ -106,6 +116,9 @@ devref_call_mark_pin(volatile unsigned long *mark)
  */
 #define	DEVREF_MARK_PURGE	1	/* the client's purge hook */
 #define	DEVREF_MARK_FILTER	2	/* dro_poll as kqueue's filter */
+/* Rust's marks: the same, in a two-word array in the caller's frame. */
+void	 devref_shim_call_mark(unsigned long *mark, unsigned long node);
+void	 devref_shim_call_mark_init(void);
 int	 devref_shim_in_call(const void *node);
 
 /*

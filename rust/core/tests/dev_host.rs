@@ -911,7 +911,8 @@ fn a_destroy_from_the_kqueue_filter_is_refused_not_deadlocked() {
     {
         // What the shim's f_event does around the client's poll op.
         let (k, _) = Mock::new();
-        let mut m = k.mark_call(n.filter_cookie());
+        let mut m = 0;
+        k.mark_call(&mut m, n.filter_cookie());
         assert_eq!(dr.destroy(&n, SEC), Err(EDEADLK));
         assert_eq!(dr.unregister(&c, SEC), Err(EDEADLK));
         k.unmark_call(&mut m);

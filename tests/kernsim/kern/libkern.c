@@ -228,3 +228,32 @@ char *
 			return (NULL);
 	}
 }
+
+/*
+ * sys/libkern/arc4random.c: arc4random_buf fills the buffer from the
+ * kernel's CSPRNG (a per-CPU chacha20 context under a mutex); it may
+ * sleep-free be called from any thread context.  Here the modelled part
+ * is only "different bytes each boot": splitmix64 over the host's uptime.
+ * Not cryptographic, and a test must never depend on the bytes.
+ */
+void
+arc4random_buf(void *buf, size_t len)
+{
+	static uint64_t state;
+	unsigned char *p = buf;
+	uint64_t z;
+	size_t i;
+
+	if (state == 0)
+		state = KSIM(hs_uptime_ns)() | 1;
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0) {
+			state += 0x9e3779b97f4a7c15ULL;
+			z = state;
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+			z ^= z >> 31;
+		}
+		p[i] = (unsigned char)(z >> (8 * (i % 8)));
+	}
+}

@@ -8,7 +8,10 @@
  * so that devref itself can unload after it (cases/region-devref-unload.ks:
  * the graveyard abandoned at devref's unload).  KSIMREG_IOC_DESTROY_SELF
  * destroys the device from inside its own ioctl (cases/destroy-in-call.ks:
- * devref's stack scan sees the call and defers).  Never shipped.
+ * devref's stack scan sees the call and defers); KSIMREG_IOC_FORGE
+ * creates a second device and destroys it with a forged, unkeyed mark of
+ * it on the stack (cases/destroy-forged-mark.ks: the scan must not take it
+ * for a call, so the destroy completes at once).  Never shipped.
  */
 
 #include <sys/param.h>
@@ -25,6 +28,10 @@
 #define	REG_MAX		8
 /* Destroy /dev/ksimreg from inside this very ioctl. */
 #define	KSIMREG_IOC_DESTROY_SELF	_IO('K', 1)
+/* Destroy a fresh device with a forged mark of it on the stack. */
+#define	KSIMREG_IOC_FORGE		_IO('K', 2)
+/* shim/devref_shim.h's DEVREF_CALL_MAGIC: what a forger would know. */
+#define	REG_CALL_MAGIC			0x6c63666572766564ULL
 
 static struct devref_client *reg_client;
 static struct devref_dev *reg_dev;
@@ -34,6 +41,31 @@ static struct {
 	uint32_t	*kva;
 	unsigned long	 len;
 } reg_regions[REG_MAX];
+
+/*
+ * What user data copied to the kernel stack could look like (sys_ioctl's
+ * smalldata): the magic next to the node's address, without devref's
+ * per-boot key.  The device is in no call, so devref must destroy it at
+ * once (0), not defer (EINPROGRESS) as if this thread were inside it.
+ */
+static int
+reg_forge(void)
+{
+	volatile unsigned long forged[2];
+	struct devref_dev *dev;
+	int error;
+
+	error = devref_dev_create(reg_client, "ksimreg2", DEVREF_MODE_COUNTED,
+	    UID_ROOT, GID_WHEEL, 0600, NULL, &dev);
+	if (error != 0)
+		return (error);
+	forged[0] = REG_CALL_MAGIC;
+	forged[1] = (unsigned long)dev;
+	__asm __volatile("" : : "r" (forged) : "memory");
+	error = devref_dev_destroy(dev, 1000);
+	forged[0] = 0;
+	return (error);
+}
 
 static int
 reg_ioctl(void *softc __unused, void *priv __unused, unsigned long cmd,
@@ -46,6 +78,8 @@ reg_ioctl(void *softc __unused, void *priv __unused, unsigned long cmd,
 	int error, k;
 
 	switch (cmd) {
+	case KSIMREG_IOC_FORGE:
+		return (reg_forge());
 	case KSIMREG_IOC_DESTROY_SELF:
 		/*
 		 * devref must see that this thread is inside a call of the

@@ -21,7 +21,9 @@ pub trait Kernel: Platform + Clone {
     type Events: Send + Sync;
     /// Proof that a call into the client is inside a node, kept in the
     /// caller's frame while the client runs (see [`Kernel::in_call`]).
-    type CallMark;
+    /// Made empty (`Default`), then set where it lies by
+    /// [`Kernel::mark_call`]: a kernel may key it by its address.
+    type CallMark: Default;
 
     /// Create the node `/dev/<name>`; `cookie` is handed back to every entry
     /// point (si_drv1, set before the node is published).  `Mode::Pcpu`
@@ -65,12 +67,15 @@ pub trait Kernel: Platform + Clone {
     /// Mark the current thread as inside a call of node `node`, for a call
     /// into the client that no entry point surrounds (the teardown's
     /// `dro_close`).  The caller keeps it in its own frame.
-    fn mark_call(&self, node: usize) -> Self::CallMark;
+    fn mark_call(&self, m: &mut Self::CallMark, node: usize);
     /// The call marked by `m` is over: clear the mark where it lies.
     fn unmark_call(&self, m: &mut Self::CallMark);
     /// Is the current thread inside a call of `node` (a call of its own
     /// device: waiting for the drain would wait for itself)?  May answer
-    /// true wrongly (the caller then defers needlessly), never false wrongly.
+    /// true wrongly, never false wrongly; a wrong true is not harmless (a
+    /// destroy defers and skips the purge hook, a filter mark refuses with
+    /// EDEADLK, an unregister fails), so a kernel's marks must not be easy
+    /// to forge (FreeBSD: keyed by address and a per-boot secret).
     fn in_call(&self, node: usize) -> bool;
 
     /// A console line.

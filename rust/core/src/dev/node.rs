@@ -443,8 +443,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 // SAFETY: we entered the gate above; h is ours alone now.
                 let priv_ = unsafe { (*h).priv_ };
                 let rec = self.client_rec.load(Ordering::Relaxed);
-                let mut mark = self.k.mark_call(self.cookie());
-                core::hint::black_box(&mark);
+                let mut mark = K::CallMark::default();
+                self.k.mark_call(&mut mark, self.cookie());
                 // SAFETY: inside the gate (see enter_call).
                 unsafe { (*rec).ops.close(self.softc.load(Ordering::Relaxed), priv_) };
                 self.k.unmark_call(&mut mark);
@@ -489,8 +489,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             // Purges are the client's own doing (its thread, or its
             // unregister): its text is there while we call it.  The mark
             // lets a destroy the hook issues see that it runs inside it.
-            let mut mark = k.mark_call(self.purge_cookie());
-            core::hint::black_box(&mark);
+            let mut mark = K::CallMark::default();
+            k.mark_call(&mut mark, self.purge_cookie());
             client.ops.purge(softc);
             k.unmark_call(&mut mark);
         }
@@ -571,8 +571,8 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 if let Some(c) = client.as_ref() {
                     // A destroy the client issues from here must defer, not
                     // wait for this teardown.
-                    let mut mark = k.mark_call(self.cookie());
-                    core::hint::black_box(&mark);
+                    let mut mark = K::CallMark::default();
+                    k.mark_call(&mut mark, self.cookie());
                     c.ops.close(softc, priv_);
                     k.unmark_call(&mut mark);
                 }

@@ -225,14 +225,16 @@ impl Kernel for Mock {
         }
     }
     fn mark_entry(&self, node: usize) -> usize {
-        self.mark_call(node)
+        let mut m = 0;
+        self.mark_call(&mut m, node);
+        m
     }
     fn unmark_entry(&self, m: &mut usize) {
         self.unmark_call(m)
     }
-    fn mark_call(&self, node: usize) -> usize {
+    fn mark_call(&self, m: &mut usize, node: usize) {
         INSIDE.with(|v| v.borrow_mut().push(node));
-        node
+        *m = node;
     }
     fn unmark_call(&self, m: &mut usize) {
         INSIDE.with(|v| {

@@ -47,9 +47,11 @@ impl Drop for Events {
     }
 }
 
-/// See `Kernel::CallMark` below.  The core keeps it in memory with
-/// `black_box(&mark)` while the client runs.
+/// See `Kernel::CallMark` below.  The core keeps it in its frame while the
+/// client runs; the shim sets it where it lies (keyed by its address), and
+/// handing the shim its address is what keeps it whole and in memory.
 #[repr(C)]
+#[derive(Default)]
 pub struct CallMark([u64; 2]);
 
 // The shim marks kqueue filter calls with the core's tag values.
@@ -157,8 +159,10 @@ impl Kernel for FreeBsd {
     fn unmark_entry(&self, _m: &mut ()) {}
 
     #[inline(always)]
-    fn mark_call(&self, node: usize) -> CallMark {
-        CallMark([shim::DEVREF_CALL_MAGIC, node as u64])
+    fn mark_call(&self, m: &mut CallMark, node: usize) {
+        // SAFETY: m is a live two-word array in the caller's frame; the
+        // shim only stores to it.
+        unsafe { shim::devref_shim_call_mark(m.0.as_mut_ptr(), node as u64) }
     }
 
     #[inline(always)]
