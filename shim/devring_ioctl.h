@@ -68,4 +68,49 @@ struct devring_sum {
 #define	DEVRING_IOC_REGION	_IOWR('R', 3, struct devring_region)
 #define	DEVRING_IOC_SUM		_IOWR('R', 4, struct devring_sum)
 
+/*
+ * Shared-memory rings (netmap-style; the layout of rust/ring, whose
+ * assertions and host test compare it with this header).  Reserved for the
+ * pipe ioctls, not served yet: no device maps these rings today, and the
+ * byte offset of each ring in a pipe's region will come from the ioctl
+ * that creates or opens the pipe (like netmap's NIOCREGIF nr_offset).
+ *
+ * A region holds end 0's TX and RX rings, end 1's TX and RX rings, then
+ * the buffer pool.  Each ring is a struct devring_ring followed by its
+ * num_slots struct devring_slot, the whole rounded up to
+ * DEVRING_RING_ALIGN bytes; the buffers start on a DEVRING_RING_ALIGN
+ * boundary, buf_size bytes each, buffer i at i * buf_size from there.  A
+ * ring has DEVRING_RING_MIN_SLOTS to DEVRING_RING_MAX_SLOTS slots; buf_size
+ * is a multiple of DEVRING_BUF_ALIGN, at most DEVRING_BUF_MAX.
+ *
+ * The netmap rules: user space owns the slots in [head, tail), the kernel
+ * the rest.  User space hands slots over by moving head (and cur) forward,
+ * the kernel hands them back by moving tail forward; every index user
+ * space writes is checked by the kernel on each sync.
+ */
+#define	DEVRING_RING_ALIGN	4096
+#define	DEVRING_RING_MIN_SLOTS	2
+#define	DEVRING_RING_MAX_SLOTS	65536
+#define	DEVRING_BUF_ALIGN	64
+#define	DEVRING_BUF_MAX		4096
+
+/* Values of struct devring_ring's dir. */
+#define	DEVRING_RING_TX		0
+#define	DEVRING_RING_RX		1
+
+struct devring_ring {
+	uint32_t	head;		/* first slot user space owns */
+	uint32_t	cur;		/* wake up when here, in [head, tail] */
+	uint32_t	tail;		/* first slot the kernel owns */
+	uint32_t	num_slots;	/* slots in the ring (informational) */
+	uint32_t	buf_size;	/* bytes per buffer (informational) */
+	uint32_t	dir;		/* DEVRING_RING_TX or _RX */
+	uint32_t	pad[2];
+};
+
+struct devring_slot {
+	uint32_t	buf_idx;	/* buffer index in the pool */
+	uint32_t	len;		/* bytes of data in the buffer */
+};
+
 #endif /* !_DEVRING_IOCTL_H_ */

@@ -50,6 +50,30 @@ _Static_assert(DEVRING_IOC_SUM == 0xc0105204UL, "DEVRING_IOC_SUM");
 _Static_assert(sizeof(struct devring_region) == 16, "devring_region");
 _Static_assert(sizeof(struct devring_sum) == 16, "devring_sum");
 
+/*
+ * The shared ring layout, pinned to the numbers rust/ring asserts for its
+ * RingHeader and Slot (and a host test compares with this header).
+ */
+_Static_assert(sizeof(struct devring_ring) == 32, "devring_ring");
+_Static_assert(offsetof(struct devring_ring, head) == 0, "ring head");
+_Static_assert(offsetof(struct devring_ring, cur) == 4, "ring cur");
+_Static_assert(offsetof(struct devring_ring, tail) == 8, "ring tail");
+_Static_assert(offsetof(struct devring_ring, num_slots) == 12,
+    "ring num_slots");
+_Static_assert(offsetof(struct devring_ring, buf_size) == 16,
+    "ring buf_size");
+_Static_assert(offsetof(struct devring_ring, dir) == 20, "ring dir");
+_Static_assert(offsetof(struct devring_ring, pad) == 24, "ring pad");
+_Static_assert(sizeof(struct devring_slot) == 8, "devring_slot");
+_Static_assert(offsetof(struct devring_slot, buf_idx) == 0, "slot buf_idx");
+_Static_assert(offsetof(struct devring_slot, len) == 4, "slot len");
+_Static_assert(DEVRING_RING_TX == 0 && DEVRING_RING_RX == 1, "ring dir");
+_Static_assert(DEVRING_RING_ALIGN == 4096, "DEVRING_RING_ALIGN");
+_Static_assert(DEVRING_RING_MIN_SLOTS == 2, "DEVRING_RING_MIN_SLOTS");
+_Static_assert(DEVRING_RING_MAX_SLOTS == 65536, "DEVRING_RING_MAX_SLOTS");
+_Static_assert(DEVRING_BUF_ALIGN == 64, "DEVRING_BUF_ALIGN");
+_Static_assert(DEVRING_BUF_MAX == 4096, "DEVRING_BUF_MAX");
+
 static moduledata_t devring_mod = {
 	"devring",
 	devring_modevent,

@@ -16,6 +16,19 @@ use crate::shared::{RingHeader, Slot};
 
 pub const PAGE: u64 = 4096;
 
+// The shape limits, as `shim/devring_ioctl.h` gives them to user space
+// (tests/c_abi.rs compares the two).
+/// `DEVRING_RING_ALIGN`: each ring area, and the buffer pool, starts on it.
+pub const RING_ALIGN: u64 = PAGE;
+/// `DEVRING_RING_MIN_SLOTS`: the fewest slots a ring may have.
+pub const MIN_SLOTS: u32 = 2;
+/// `DEVRING_RING_MAX_SLOTS`: the most slots a ring may have.
+pub const MAX_SLOTS: u32 = 1 << 16;
+/// `DEVRING_BUF_ALIGN`: a buffer's size is a multiple of it.
+pub const BUF_ALIGN: u32 = 64;
+/// `DEVRING_BUF_MAX`: the largest buffer.
+pub const BUF_MAX: u32 = 4096;
+
 /// The byte offsets of one end's rings in the region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EndLayout {
@@ -35,17 +48,18 @@ pub struct PipeLayout {
 }
 
 fn round_page(x: u64) -> Option<u64> {
-    Some(x.checked_add(PAGE - 1)? & !(PAGE - 1))
+    Some(x.checked_add(RING_ALIGN - 1)? & !(RING_ALIGN - 1))
 }
 
 impl PipeLayout {
     /// `slots` per ring (2 to 2^16), `buf_size` bytes per buffer (a
     /// multiple of 64, up to a page).
     pub fn new(slots: u32, buf_size: u32) -> Option<PipeLayout> {
-        if !(2..=1 << 16).contains(&slots) || buf_size == 0 || !buf_size.is_multiple_of(64) {
-            return None;
-        }
-        if u64::from(buf_size) > PAGE {
+        if !(MIN_SLOTS..=MAX_SLOTS).contains(&slots)
+            || buf_size == 0
+            || !buf_size.is_multiple_of(BUF_ALIGN)
+            || buf_size > BUF_MAX
+        {
             return None;
         }
         let ring = round_page(

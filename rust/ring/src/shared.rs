@@ -6,7 +6,12 @@
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-/// A ring's header, at the start of its shared area.
+/// `DEVRING_RING_TX`: [`RingHeader::dir`] of a TX ring.
+pub const RING_TX: u32 = 0;
+/// `DEVRING_RING_RX`: [`RingHeader::dir`] of an RX ring.
+pub const RING_RX: u32 = 1;
+
+/// A ring's header, at the start of its shared area: `struct devring_ring`.
 #[repr(C)]
 #[derive(Default)]
 pub struct RingHeader {
@@ -20,12 +25,12 @@ pub struct RingHeader {
     pub num_slots: AtomicU32,
     /// Bytes per buffer (informational).
     pub buf_size: AtomicU32,
-    /// Which ring this is (0 TX, 1 RX; informational).
+    /// Which ring this is ([`RING_TX`] or [`RING_RX`]; informational).
     pub dir: AtomicU32,
     pub pad: [AtomicU32; 2],
 }
 
-/// One slot: a buffer index and the length of its data.
+/// One slot: a buffer index and the length of its data (`struct devring_slot`).
 #[repr(C)]
 #[derive(Default)]
 pub struct Slot {
@@ -33,8 +38,23 @@ pub struct Slot {
     pub len: AtomicU32,
 }
 
+// The ABI of `struct devring_ring` and `struct devring_slot`, pinned to the
+// numbers shim/devring_module.c asserts for the C header; tests/c_abi.rs
+// compiles the header and compares it with these types.
 const _: () = assert!(core::mem::size_of::<RingHeader>() == 32);
+const _: () = assert!(core::mem::align_of::<RingHeader>() == 4);
+const _: () = assert!(core::mem::offset_of!(RingHeader, head) == 0);
+const _: () = assert!(core::mem::offset_of!(RingHeader, cur) == 4);
+const _: () = assert!(core::mem::offset_of!(RingHeader, tail) == 8);
+const _: () = assert!(core::mem::offset_of!(RingHeader, num_slots) == 12);
+const _: () = assert!(core::mem::offset_of!(RingHeader, buf_size) == 16);
+const _: () = assert!(core::mem::offset_of!(RingHeader, dir) == 20);
+const _: () = assert!(core::mem::offset_of!(RingHeader, pad) == 24);
 const _: () = assert!(core::mem::size_of::<Slot>() == 8);
+const _: () = assert!(core::mem::align_of::<Slot>() == 4);
+const _: () = assert!(core::mem::offset_of!(Slot, buf_idx) == 0);
+const _: () = assert!(core::mem::offset_of!(Slot, len) == 4);
+const _: () = assert!(RING_TX == 0 && RING_RX == 1);
 
 /// A ring in shared memory: its header and its slots.
 #[derive(Clone, Copy)]
