@@ -14,7 +14,9 @@
 # kyua-sysctl-console re-expresses it), unload_under_load (it passes here
 # too, KSIM_KYUA_BODIES=unload_under_load, but kyua-unload-under-load runs
 # the same helper with more checks), the mmap_region_rw,
-# mmap_revoked_on_unload and mmap_mlock_graveyard cases (kernsim's VM model).
+# mmap_revoked_on_unload, mmap_mlock_graveyard, mmap_pipe_hold_across_unload,
+# mmap_touch_race_unload and mmap_reload_after_revoke cases (kernsim's VM
+# model; region-*.ks re-express them).
 #
 # console_lines runs first: as written it holds only in the first load of
 # devring in a boot.  Later, devref reuses the pcpu tombstone and prints

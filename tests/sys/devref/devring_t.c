@@ -53,6 +53,14 @@
  *					(no such ops); with DIR, create
  *					DIR/ready, wait for DIR/go, and
  *					expect EIO
+ *	devring_t region PATH		a region maps and sums (see below)
+ *	devring_t region-unload|region-mlock PATH DIR
+ *	devring_t region-pipe PATH DIR	a pipe's page hold across unload
+ *	devring_t region-touch PATH DIR NPROCS NTHREADS
+ *					touches racing the unload
+ *	devring_t region-reload PATH DIR
+ *					mmap after revocation, and after
+ *					the reload
  */
 
 #include <sys/param.h>
@@ -69,6 +77,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -1103,6 +1112,462 @@ cmd_region_unload(const char *path, const char *dir, bool lock)
 	return (failures != 0);
 }
 
+/* The word at index `i` of the pattern region-pipe writes. */
+static uint32_t
+pipe_pattern(size_t i)
+{
+
+	return ((uint32_t)(i * 2654435761u) ^ 0x5a5a0000u);
+}
+
+/*
+ * A pipe's direct write holding region pages across kldunload: map a
+ * region of DEVRING_REGION_MAX_PAGES pages, fill a pattern, and have a
+ * forked child write(2) the whole mapping into a pipe nobody reads yet.
+ * The write is large and blocking, so sys_pipe.c takes its direct path:
+ * pipe_build_write_buffer() holds (vm_fault_quick_hold_pages) at most one
+ * pipe buffer's worth of the pages and the writer sleeps until a reader
+ * takes them.  Once fstat(2) of the read end says the hold is in place
+ * (pipe_stat() reports pipe_pages.cnt, set with the hold), create
+ * DIR/held and wait for DIR/unloaded (devring is unloaded and the held
+ * pages sit in devref's graveyard meanwhile).  Then read the pipe to
+ * its end: the held part must come out with the pattern intact; the
+ * writer's next hold faults on the revoked mapping, so its write(2) fails
+ * with EFAULT (pipe_write does not report a partial write for EFAULT).
+ */
+static int
+cmd_region_pipe(const char *path, const char *dir)
+{
+	const size_t len = (size_t)DEVRING_REGION_MAX_PAGES * getpagesize();
+	struct stat sb;
+	uint32_t *buf;
+	volatile uint32_t *w;
+	uint64_t cookie;
+	size_t got, i;
+	ssize_t r;
+	pid_t pid;
+	int fd, held, pfd[2], st, tries;
+
+	fd = open_or_die(path);
+	cookie = make_region(fd, DEVRING_REGION_MAX_PAGES, true);
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cookie);
+	if (w == MAP_FAILED)
+		err(1, "mmap region");
+	for (i = 0; i < len / sizeof(*w); i++)
+		w[i] = pipe_pattern(i);
+	buf = malloc(len);
+	if (buf == NULL)
+		err(1, "malloc");
+	if (pipe(pfd) != 0)
+		err(1, "pipe");
+	pid = fork();
+	if (pid < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		close(pfd[0]);
+		r = write(pfd[1], __DEVOLATILE(void *, w), len);
+		if (r < 0)
+			_exit(errno == EFAULT ? 42 : 43);
+		_exit((size_t)r == len ? 0 : 44);
+	}
+	if (close(pfd[1]) != 0)
+		err(1, "close");
+	/* Wait (up to 30 s) for the direct write's hold. */
+	held = 0;
+	for (tries = 0; tries < 300; tries++) {
+		if (fstat(pfd[0], &sb) != 0)
+			err(1, "fstat(pipe)");
+		held = (int)sb.st_size;
+		if (held > 0)
+			break;
+		usleep(100000);
+	}
+	printf("held: %d bytes\n", held);
+	if (held <= 0) {
+		printf("FAIL the child's write(2) never reached the pipe\n");
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, &st, 0);
+		return (1);
+	}
+	make_file(dir, "held");
+	wait_for_file(dir, "unloaded");
+	got = 0;
+	for (;;) {
+		r = read(pfd[0], (char *)buf + got, len - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			printf("FAIL read(pipe): %s\n", errname(errno));
+			failures++;
+			break;
+		}
+		if (r == 0 || (got += (size_t)r) == len)
+			break;
+	}
+	printf("read: %zu bytes\n", got);
+	if (got != (size_t)held) {
+		printf("FAIL read %zu bytes, %d were held at the unload\n", got,
+		    held);
+		failures++;
+	}
+	for (i = 0; i < got / sizeof(*buf); i++) {
+		if (buf[i] != pipe_pattern(i)) {
+			printf("FAIL word %zu: %#x, expected %#x\n", i, buf[i],
+			    pipe_pattern(i));
+			failures++;
+			break;
+		}
+	}
+	if (i == got / sizeof(*buf))
+		printf("pattern: intact\n");
+	if (waitpid(pid, &st, 0) != pid)
+		err(1, "waitpid");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 42)
+		printf("child: write EFAULT after the held part\n");
+	else {
+		printf("FAIL child: status %#x (42: write EFAULT)\n", st);
+		failures++;
+	}
+	free(buf);
+	close(pfd[0]);
+	if (munmap(__DEVOLATILE(void *, w), len) != 0) {
+		printf("FAIL munmap: %s\n", errname(errno));
+		failures++;
+	}
+	close(fd);
+	if (failures == 0)
+		printf("region-pipe: ok\n");
+	return (failures != 0);
+}
+
+/*
+ * region-touch: threads in several processes touch a region while the
+ * test unloads devring.
+ *
+ * Each thread must end with SIGBUS (BUS_OBJERR) of its own: a fault is a
+ * synchronous trap, and FreeBSD delivers it (trapsignal) to the thread
+ * that faulted.  The handler (shared by the process) leaves through
+ * siglongjmp(3) to that thread's sigsetjmp(3) point, kept in thread-local
+ * storage of the executable (static TLS: no allocation on access).  This
+ * is sound because the interrupted code does nothing but loads and stores
+ * to the mapping and atomic counter updates, none of them async-signal
+ * unsafe, and nothing the thread had changed since sigsetjmp is read
+ * after the jump except through memory (the struct, atomics).  The handler
+ * itself stores only volatile sig_atomic_t thread-locals.  A thread not
+ * armed (none should fault) ends the process with _exit.
+ */
+#define	TOUCH_PAGES		32
+#define	TOUCH_CONST_WORDS	512	/* per page, never written */
+#define	TOUCH_SECONDS		120
+
+struct toucher {
+	pthread_t	 td;
+	int		 id;		/* global: proc * nthreads + thread */
+	int		 sig;		/* the signal that ended it, or 0 */
+	int		 code;
+	atomic_uint_fast64_t touches;
+	atomic_uint_fast64_t bad;	/* wrong data seen */
+	atomic_int	 done;
+};
+
+static volatile uint32_t *touch_w;
+static size_t touch_words;		/* words per page */
+static atomic_bool touch_stop;
+static atomic_int touch_ready;
+static _Thread_local sigjmp_buf touch_env;
+static _Thread_local volatile sig_atomic_t touch_armed;
+static _Thread_local volatile sig_atomic_t touch_sig;
+static _Thread_local volatile sig_atomic_t touch_code;
+
+static uint32_t
+touch_pattern(size_t page, size_t i)
+{
+
+	return (0xa5000000u ^ ((uint32_t)page << 12) ^ (uint32_t)i);
+}
+
+static void
+on_touch_fault(int sig, siginfo_t *si, void *uc __unused)
+{
+
+	if (!touch_armed)
+		_exit(70);
+	touch_armed = 0;
+	touch_sig = sig;
+	touch_code = si->si_code;
+	siglongjmp(touch_env, 1);
+}
+
+static void *
+toucher_main(void *arg)
+{
+	struct toucher *t;
+	volatile uint32_t *page;
+	uint32_t got, seq;
+	size_t i, k, p;
+
+	t = arg;
+	if (sigsetjmp(touch_env, 1) != 0) {
+		t->sig = touch_sig;
+		t->code = touch_code;
+		atomic_store(&t->done, 1);
+		return (NULL);
+	}
+	touch_armed = 1;
+	seq = 0;
+	for (i = 0; !atomic_load_explicit(&touch_stop, memory_order_relaxed);
+	    i++) {
+		/* Every thread goes over every page. */
+		p = ((size_t)t->id + i) % TOUCH_PAGES;
+		page = touch_w + p * touch_words;
+		k = i % TOUCH_CONST_WORDS;
+		got = page[k];
+		if (got != touch_pattern(p, k))
+			atomic_fetch_add(&t->bad, 1);
+		/* The thread's own word of the page: nobody else writes it. */
+		seq++;
+		page[TOUCH_CONST_WORDS + t->id] = seq;
+		if (page[TOUCH_CONST_WORDS + t->id] != seq)
+			atomic_fetch_add(&t->bad, 1);
+		if (atomic_fetch_add_explicit(&t->touches, 1,
+		    memory_order_relaxed) == 0)
+			atomic_fetch_add(&touch_ready, 1);
+	}
+	touch_armed = 0;
+	atomic_store(&t->done, 1);
+	return (NULL);
+}
+
+/* One process of region-touch: `n` threads; exit 0 if each ended right. */
+static void
+touch_worker(int proc, int n, int readyfd)
+{
+	struct sigaction sa;
+	struct toucher *ts;
+	double t0;
+	int done, i, bad;
+	char c;
+
+	ts = calloc(n, sizeof(*ts));
+	if (ts == NULL) {
+		printf("FAIL proc %d: calloc\n", proc);
+		_exit(1);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_touch_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) != 0 ||
+	    sigaction(SIGSEGV, &sa, NULL) != 0) {
+		printf("FAIL proc %d: sigaction: %s\n", proc, errname(errno));
+		_exit(1);
+	}
+	for (i = 0; i < n; i++) {
+		ts[i].id = proc * n + i;
+		if (pthread_create(&ts[i].td, NULL, toucher_main,
+		    &ts[i]) != 0) {
+			printf("FAIL proc %d: pthread_create\n", proc);
+			atomic_store(&touch_stop, true);
+			n = i;
+			break;
+		}
+	}
+	t0 = now();
+	c = 0;
+	while (now() - t0 < TOUCH_SECONDS) {
+		if (c == 0 && atomic_load(&touch_ready) == n) {
+			c = 1;
+			if (write(readyfd, &c, 1) != 1) {
+				printf("FAIL proc %d: write(ready): %s\n",
+				    proc, errname(errno));
+				break;
+			}
+		}
+		for (done = 0, i = 0; i < n; i++)
+			done += atomic_load(&ts[i].done);
+		if (done == n)
+			break;
+		usleep(10000);
+	}
+	atomic_store(&touch_stop, true);
+	bad = 0;
+	for (i = 0; i < n; i++) {
+		pthread_join(ts[i].td, NULL);
+		printf("proc %d thread %d: %s%s after %ju touches, %ju wrong\n",
+		    proc, i, ts[i].sig == SIGBUS ? "SIGBUS" :
+		    ts[i].sig == SIGSEGV ? "SIGSEGV" : "no signal",
+		    ts[i].sig == SIGBUS && ts[i].code == BUS_OBJERR ?
+		    " BUS_OBJERR" : "", (uintmax_t)atomic_load(&ts[i].touches),
+		    (uintmax_t)atomic_load(&ts[i].bad));
+		if (ts[i].sig != SIGBUS || ts[i].code != BUS_OBJERR) {
+			printf("FAIL proc %d thread %d: signal %d code %d, "
+			    "expected SIGBUS BUS_OBJERR\n", proc, i, ts[i].sig,
+			    ts[i].code);
+			bad++;
+		}
+		if (atomic_load(&ts[i].bad) != 0) {
+			printf("FAIL proc %d thread %d: saw wrong data\n",
+			    proc, i);
+			bad++;
+		}
+	}
+	_exit(bad != 0);
+}
+
+/*
+ * NPROC processes (forked) of NTHREADS threads each read and write every
+ * page of a region; DIR/touching appears once every thread touched it.
+ * The test then unloads devring: every thread must end with SIGBUS
+ * (BUS_OBJERR), none may see wrong data (a read of a word filled before
+ * the fork, or of the thread's own word just written, answering anything
+ * else, e.g. the zeroes of a page the VM made up).
+ */
+static int
+cmd_region_touch(const char *path, const char *dir, const char *nprocs,
+    const char *nthreads)
+{
+	const size_t len = (size_t)TOUCH_PAGES * getpagesize();
+	pid_t pids[16];
+	uint64_t cookie;
+	size_t i, p;
+	int fd, j, np, nt, rfd[2], st, started;
+	char c;
+
+	np = atoi(nprocs);
+	nt = atoi(nthreads);
+	touch_words = getpagesize() / sizeof(uint32_t);
+	if (np < 1 || np > (int)nitems(pids) || nt < 1 ||
+	    TOUCH_CONST_WORDS + (size_t)np * nt > touch_words) {
+		printf("FAIL region-touch: 1..%zu processes, at most %zu "
+		    "threads in all\n", nitems(pids),
+		    touch_words - TOUCH_CONST_WORDS);
+		return (2);
+	}
+	fd = open_or_die(path);
+	cookie = make_region(fd, TOUCH_PAGES, true);
+	touch_w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    cookie);
+	if (touch_w == MAP_FAILED)
+		err(1, "mmap region");
+	for (p = 0; p < TOUCH_PAGES; p++)
+		for (i = 0; i < TOUCH_CONST_WORDS; i++)
+			touch_w[p * touch_words + i] = touch_pattern(p, i);
+	if (pipe(rfd) != 0)
+		err(1, "pipe");
+	started = 0;
+	for (j = 0; j < np; j++) {
+		pids[j] = fork();
+		if (pids[j] < 0) {
+			printf("FAIL fork: %s\n", errname(errno));
+			failures++;
+			break;
+		}
+		if (pids[j] == 0) {
+			close(rfd[0]);
+			touch_worker(j, nt, rfd[1]);
+			_exit(1);	/* not reached */
+		}
+		started++;
+	}
+	if (close(rfd[1]) != 0)
+		err(1, "close");
+	/* One byte from each process once its threads all touched. */
+	for (j = 0; j < started && failures == 0; j++) {
+		if (read(rfd[0], &c, 1) != 1) {
+			printf("FAIL process %d of %d never got ready\n", j,
+			    started);
+			failures++;
+		}
+	}
+	if (failures == 0) {
+		printf("touching: %d processes x %d threads\n", np, nt);
+		make_file(dir, "touching");
+	}
+	for (j = 0; j < started; j++) {
+		if (waitpid(pids[j], &st, 0) != pids[j])
+			err(1, "waitpid");
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			printf("FAIL process %d: status %#x\n", j, st);
+			failures++;
+		}
+	}
+	close(rfd[0]);
+	if (munmap(__DEVOLATILE(void *, touch_w), len) != 0) {
+		printf("FAIL munmap: %s\n", errname(errno));
+		failures++;
+	}
+	close(fd);
+	if (failures == 0)
+		printf("region-touch: ok\n");
+	return (failures != 0);
+}
+
+/*
+ * A revoked mapping, then a new incarnation: map a region and write it,
+ * create DIR/mapped and wait for DIR/unloaded; mmap(2) on the old fd must
+ * fail with ENXIO; munmap, create DIR/munmapped and wait for DIR/reloaded;
+ * a new open maps a new region and DEVRING_IOC_SUM sees what was written
+ * through the new mapping.
+ */
+static int
+cmd_region_reload(const char *path, const char *dir)
+{
+	struct devring_sum sum;
+	const size_t len = 4 * (size_t)getpagesize();
+	uint64_t cookie, want;
+	uint32_t *w;
+	size_t i;
+	int fd;
+
+	fd = open_or_die(path);
+	cookie = make_region(fd, 4, true);
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cookie);
+	if (w == MAP_FAILED)
+		err(1, "mmap region");
+	for (i = 0; i < len / sizeof(*w); i++)
+		w[i] = (uint32_t)i;
+	make_file(dir, "mapped");
+	wait_for_file(dir, "unloaded");
+	expect("mmap on the old fd", map_errno(fd, cookie, getpagesize(),
+	    PROT_READ, MAP_SHARED), ENXIO);
+	if (munmap(w, len) != 0) {
+		printf("FAIL munmap: %s\n", errname(errno));
+		failures++;
+	}
+	close(fd);
+	make_file(dir, "munmapped");
+	wait_for_file(dir, "reloaded");
+	fd = open_or_die(path);
+	cookie = make_region(fd, 4, true);
+	w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, cookie);
+	if (w == MAP_FAILED) {
+		printf("FAIL mmap after the reload: %s\n", errname(errno));
+		return (1);
+	}
+	want = 0;
+	for (i = 0; i < len / sizeof(*w); i++) {
+		w[i] = (uint32_t)(i * 3 + 11);
+		want += w[i];
+	}
+	sum.cookie = cookie;
+	sum.sum = 0;
+	expect("sum after the reload", ioctl_errno(fd, DEVRING_IOC_SUM, &sum),
+	    0);
+	if (sum.sum != want) {
+		printf("FAIL sum after the reload: kernel %ju, user %ju\n",
+		    (uintmax_t)sum.sum, (uintmax_t)want);
+		failures++;
+	}
+	if (munmap(w, len) != 0) {
+		printf("FAIL munmap after the reload: %s\n", errname(errno));
+		failures++;
+	}
+	close(fd);
+	if (failures == 0)
+		printf("region-reload: ok\n");
+	return (failures != 0);
+}
+
 static void
 usage(void)
 {
@@ -1114,7 +1579,9 @@ usage(void)
 	    "       devring_t hammer PATH NTHREADS SECONDS [DIR]\n"
 	    "       devring_t kevent PATH FILE SECONDS\n"
 	    "       devring_t region PATH\n"
-	    "       devring_t region-unload|region-mlock PATH DIR\n");
+	    "       devring_t region-unload|region-mlock PATH DIR\n"
+	    "       devring_t region-pipe|region-reload PATH DIR\n"
+	    "       devring_t region-touch PATH DIR NPROCS NTHREADS\n");
 	exit(2);
 }
 
@@ -1154,6 +1621,12 @@ main(int argc, char **argv)
 		return (cmd_region_unload(argv[2], argv[3], false));
 	if (strcmp(argv[1], "region-mlock") == 0 && argc == 4)
 		return (cmd_region_unload(argv[2], argv[3], true));
+	if (strcmp(argv[1], "region-pipe") == 0 && argc == 4)
+		return (cmd_region_pipe(argv[2], argv[3]));
+	if (strcmp(argv[1], "region-touch") == 0 && argc == 6)
+		return (cmd_region_touch(argv[2], argv[3], argv[4], argv[5]));
+	if (strcmp(argv[1], "region-reload") == 0 && argc == 4)
+		return (cmd_region_reload(argv[2], argv[3]));
 	if (strcmp(argv[1], "rw") == 0 && (argc == 3 || argc == 4))
 		return (cmd_rw(argv[2], argc == 4 ? argv[3] : NULL));
 	usage();
