@@ -157,6 +157,43 @@ fn a_page_held_across_revoke_waits_in_the_graveyard_with_its_data_then_frees() {
     dtors(&r, &m);
 }
 
+/// A report read while a retry frees sees every page either freed or in
+/// the graveyard, never in neither (the retry takes the graveyard out to
+/// free it without the lock).
+#[test]
+fn a_report_during_a_graveyard_retry_counts_every_page() {
+    let (r, m) = setup(8);
+    let r = std::sync::Arc::new(r);
+    let reg = r.alloc(None, 1, 3 * PAGE, true).unwrap();
+    let p = m.proc_new();
+    let va = map(&r, &m, p, reg.cookie, 0, 3 * PAGE, 1);
+    let held: Vec<usize> = (0..3).map(|i| m.hold(p, va + i * PAGE).unwrap()).collect();
+    r.revoke_where(1, None);
+    dtors(&r, &m);
+    assert_eq!((r.stats().graveyard, r.stats().freed), (3, 0));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (r, seen) = (r.clone(), seen.clone());
+        m.on_free(move || {
+            let st = r.stats();
+            seen.lock().unwrap().push((st.graveyard, st.freed));
+        });
+    }
+    m.unhold(held[0]);
+    m.unhold(held[1]);
+    assert_eq!(r.retry_graveyard(), 1, "the third page is still held");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "one look per page the retry tried");
+    for (graveyard, freed) in seen {
+        assert_eq!(graveyard + freed as usize, 3, "a page in neither");
+    }
+    assert_eq!((r.stats().graveyard, r.stats().freed), (1, 2));
+    m.unhold(held[2]);
+    assert_eq!(r.retry_graveyard(), 0);
+    m.exit(p);
+    dtors(&r, &m);
+}
+
 #[test]
 fn an_mlocked_page_is_abandoned_at_unload_and_counted() {
     let (r, m) = setup(8);

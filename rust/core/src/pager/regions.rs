@@ -96,6 +96,10 @@ pub struct PagerShared<P: Platform, V: Vm> {
 
 struct Graveyard<V: Vm> {
     pages: Vec<V::Page>,
+    /// Graveyard pages a retry (or a free that found them still held) has
+    /// in hand outside the lock: still the graveyard's, so that a report
+    /// read meanwhile sees them there and not nowhere.
+    in_hand: usize,
     revocations: u64,
     freed: u64,
 }
@@ -106,6 +110,7 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
             "devref graveyard",
             Graveyard {
                 pages: Vec::new(),
+                in_hand: 0,
                 revocations: 0,
                 freed: 0,
             },
@@ -133,6 +138,14 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
 
     /// Free what can be freed, keep the rest.
     fn free_pages(&self, pages: Vec<V::Page>) {
+        self.free_pages_counted(pages, 0);
+    }
+
+    /// Free what can be freed; the rest joins the graveyard.  `counted`
+    /// of `pages` are graveyard pages already counted in `in_hand`.  The
+    /// counts move in one step under the lock: a page is freed, or in the
+    /// graveyard (its vector or in hand), never neither.
+    fn free_pages_counted(&self, pages: Vec<V::Page>, counted: usize) {
         let mut kept = Vec::new();
         let mut freed = 0u64;
         for pg in pages {
@@ -141,7 +154,11 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
                 Err(pg) => kept.push(pg),
             }
         }
-        self.p.with_lock(&self.graveyard, |g| g.freed += freed);
+        let mut hand = kept.len();
+        self.p.with_lock(&self.graveyard, |g| {
+            g.freed += freed;
+            g.in_hand = g.in_hand.saturating_sub(counted).saturating_add(hand);
+        });
         // Never allocate under the lock (a mutex: malloc(M_WAITOK) may
         // sleep): an empty graveyard takes our vector whole; otherwise its
         // pages come out, join ours outside the lock, and we try again.
@@ -149,9 +166,13 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
             let theirs = self.p.with_lock(&self.graveyard, |g| {
                 if g.pages.is_empty() {
                     core::mem::swap(&mut g.pages, &mut kept);
+                    g.in_hand = g.in_hand.saturating_sub(hand);
                     None
                 } else {
-                    Some(core::mem::take(&mut g.pages))
+                    let t = core::mem::take(&mut g.pages);
+                    g.in_hand = g.in_hand.saturating_add(t.len());
+                    hand = hand.saturating_add(t.len());
+                    Some(t)
                 }
             });
             match theirs {
@@ -164,16 +185,19 @@ impl<P: Platform, V: Vm> PagerShared<P, V> {
     /// Try the graveyard again (a timer calls this): pages whose last
     /// other holder let go are freed.  Returns how many remain.
     pub fn retry_graveyard(&self) -> usize {
-        let pages = self
-            .p
-            .with_lock(&self.graveyard, |g| core::mem::take(&mut g.pages));
-        self.free_pages(pages);
-        self.p.with_lock(&self.graveyard, |g| g.pages.len())
+        let (pages, n) = self.p.with_lock(&self.graveyard, |g| {
+            let n = g.pages.len();
+            g.in_hand = g.in_hand.saturating_add(n);
+            (core::mem::take(&mut g.pages), n)
+        });
+        self.free_pages_counted(pages, n);
+        self.graveyard_len()
     }
 
     /// Pages waiting in the graveyard.
     pub fn graveyard_len(&self) -> usize {
-        self.p.with_lock(&self.graveyard, |g| g.pages.len())
+        self.p
+            .with_lock(&self.graveyard, |g| g.pages.len().saturating_add(g.in_hand))
     }
 
     /// Unload: forget the pages still held by someone else (they keep
@@ -538,7 +562,11 @@ impl<P: Platform, V: Vm> Regions<P, V> {
     pub fn stats(&self) -> RegionStats {
         let objects_alive = self.shared.objects_alive();
         let (graveyard, revocations, freed) = self.p.with_lock(&self.shared.graveyard, |g| {
-            (g.pages.len(), g.revocations, g.freed)
+            (
+                g.pages.len().saturating_add(g.in_hand),
+                g.revocations,
+                g.freed,
+            )
         });
         self.p.with_lock(&self.table, |t| RegionStats {
             regions: t.slots.iter().filter(|s| s.region.is_some()).count(),

@@ -71,6 +71,18 @@ struct State {
     /// page_alloc fails after this many more successes.
     alloc_budget: Option<usize>,
     fail_object_new: bool,
+    /// Run at each page_free, outside the model's lock (a test's look at
+    /// the pager while it frees).
+    on_free: Option<OnFree>,
+}
+
+#[derive(Clone)]
+struct OnFree(Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnFree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFree")
+    }
 }
 
 #[derive(Clone, Default)]
@@ -93,6 +105,11 @@ pub enum Touch {
 impl Model {
     fn st(&self) -> std::sync::MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Call `f` at every page_free from now on.
+    pub fn on_free(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.st().on_free = Some(OnFree(Arc::new(f)));
     }
 
     pub fn fail_alloc_after(&self, n: Option<usize>) {
@@ -410,6 +427,10 @@ impl Vm for Model {
     }
 
     fn page_free(&self, page: MPage) -> Result<(), MPage> {
+        let hook = self.st().on_free.clone();
+        if let Some(h) = hook {
+            (h.0)();
+        }
         let mut s = self.st();
         let in_pte = s
             .procs
