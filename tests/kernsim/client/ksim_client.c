@@ -79,42 +79,6 @@ fb2linux(int e)
 	}
 }
 
-static int
-readn(int s, void *buf, size_t len)
-{
-	char *p = buf;
-	ssize_t r;
-
-	while (len > 0) {
-		r = __real_read(s, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (-1);
-		p += r;
-		len -= r;
-	}
-	return (0);
-}
-
-static int
-writen(int s, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len > 0) {
-		r = __real_write(s, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (-1);
-		p += r;
-		len -= r;
-	}
-	return (0);
-}
-
 static void
 die(const char *why)
 {
@@ -144,8 +108,8 @@ connection(void)
 	memset(&req, 0, sizeof(req));
 	req.op = KSIM_OP_HELLO;
 	req.a[0] = getpid();
-	if (writen(conn, &req, sizeof(req)) != 0 ||
-	    readn(conn, &rep, sizeof(rep)) != 0)
+	if (ksim_send_all(conn, &req, sizeof(req)) != 0 ||
+	    ksim_recv_all(conn, &rep, sizeof(rep)) != 0)
 		die("the kernsim server went away");
 	return (conn);
 }
@@ -166,16 +130,16 @@ call(uint32_t op, const int64_t *a, int na, const void *in, size_t inlen,
 	req.len = (uint32_t)inlen;
 	for (i = 0; i < na; i++)
 		req.a[i] = a[i];
-	if (writen(s, &req, sizeof(req)) != 0 ||
-	    (inlen > 0 && writen(s, in, inlen) != 0) ||
-	    readn(s, &rep, sizeof(rep)) != 0)
+	if (ksim_send_all(s, &req, sizeof(req)) != 0 ||
+	    (inlen > 0 && ksim_send_all(s, in, inlen) != 0) ||
+	    ksim_recv_all(s, &rep, sizeof(rep)) != 0)
 		die("the kernsim server went away");
 	take = rep.len < outlen ? rep.len : outlen;
-	if (take > 0 && readn(s, out, take) != 0)
+	if (take > 0 && ksim_recv_all(s, out, take) != 0)
 		die("the kernsim server went away");
 	for (n = rep.len - take; n > 0; n -= take) {
 		take = n < sizeof(junk) ? n : sizeof(junk);
-		if (readn(s, junk, take) != 0)
+		if (ksim_recv_all(s, junk, take) != 0)
 			die("the kernsim server went away");
 	}
 	if (rep.err != 0) {

@@ -12,6 +12,10 @@
 #ifndef _KSIM_PROTO_H_
 #define	_KSIM_PROTO_H_
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdint.h>
 
 #define	KSIM_OP_HELLO		1	/* a[0] = pid */
@@ -56,5 +60,46 @@ struct ksim_rep {
 };
 
 #define	KSIM_MAXPAYLOAD	(1024 * 1024)
+
+/*
+ * The whole buffer over the connection, or -1.  recv/send rather than
+ * read/write: a client's read and write are wrapped (ksim_client.c), and
+ * these must reach the socket itself on both sides.
+ */
+static inline int
+ksim_recv_all(int s, void *buf, size_t len)
+{
+	char *p = buf;
+	ssize_t r;
+
+	while (len > 0) {
+		r = recv(s, p, len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return (-1);
+		p += r;
+		len -= (size_t)r;
+	}
+	return (0);
+}
+
+static inline int
+ksim_send_all(int s, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t r;
+
+	while (len > 0) {
+		r = send(s, p, len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return (-1);
+		p += r;
+		len -= (size_t)r;
+	}
+	return (0);
+}
 
 #endif /* !_KSIM_PROTO_H_ */

@@ -40,42 +40,6 @@ static pthread_mutex_t mmap_mtx = PTHREAD_MUTEX_INITIALIZER;
 static volatile int shutting_down;
 static int listen_fd;
 
-static int
-readn(int s, void *buf, size_t len)
-{
-	char *p = buf;
-	ssize_t r;
-
-	while (len > 0) {
-		r = read(s, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (-1);
-		p += r;
-		len -= r;
-	}
-	return (0);
-}
-
-static int
-writen(int s, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len > 0) {
-		r = write(s, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (-1);
-		p += r;
-		len -= r;
-	}
-	return (0);
-}
-
 static void
 own(int fd, int pid)
 {
@@ -142,8 +106,8 @@ reply(int s, int64_t ret, int err, const void *buf, size_t len)
 	rep.ret = ret;
 	rep.err = err;
 	rep.len = (uint32_t)len;
-	if (writen(s, &rep, sizeof(rep)) == 0 && len > 0)
-		(void)writen(s, buf, len);
+	if (ksim_send_all(s, &rep, sizeof(rep)) == 0 && len > 0)
+		(void)ksim_send_all(s, buf, len);
 }
 
 #define	FB_IOCPARM_LEN(x)	(((x) >> 16) & 0x1fff)
@@ -162,12 +126,12 @@ conn_main(void *arg)
 	snprintf(name, sizeof(name), "conn%d", s);
 	ksim_thread_attach(name);
 	for (;;) {
-		if (readn(s, &req, sizeof(req)) != 0 ||
+		if (ksim_recv_all(s, &req, sizeof(req)) != 0 ||
 		    req.len > KSIM_MAXPAYLOAD)
 			break;
 		free(pl);
 		pl = malloc(req.len + 1);
-		if (readn(s, pl, req.len) != 0)
+		if (ksim_recv_all(s, pl, req.len) != 0)
 			break;
 		pl[req.len] = '\0';
 		e = 0;
@@ -388,14 +352,14 @@ ksim_ctl(const char *path, int argc, char **argv)
 	req.op = strcmp(line, "shutdown") == 0 ? KSIM_OP_SHUTDOWN :
 	    KSIM_OP_CMD;
 	req.len = strlen(line);
-	if (writen(s, &req, sizeof(req)) != 0 ||
-	    writen(s, line, req.len) != 0 ||
-	    readn(s, &rep, sizeof(rep)) != 0) {
+	if (ksim_send_all(s, &req, sizeof(req)) != 0 ||
+	    ksim_send_all(s, line, req.len) != 0 ||
+	    ksim_recv_all(s, &rep, sizeof(rep)) != 0) {
 		fprintf(stderr, "kernsim ctl: the server went away\n");
 		return (3);
 	}
 	buf = malloc(rep.len + 1);
-	if (readn(s, buf, rep.len) != 0)
+	if (ksim_recv_all(s, buf, rep.len) != 0)
 		return (3);
 	buf[rep.len] = '\0';
 	fputs(buf, stdout);
