@@ -93,6 +93,16 @@ kernsim: $(KSIM) $(KSIM_BADKOS) $(KSIM_OUT)/devring_t $(KSIM_MUTKOS) \
     $(KSIM_MUTANTS:%=$(KSIM_MUT_RUST)/%/libdevref_kmod.a) \
     $(KSIM_OUT)/testmods/cdevprobe.ko
 
+# A test module's object ($(@:.ko=.o)) linked into $@: every symbol local
+# (nothing exports to other modules), no debug or unwind sections.
+define ksim_testmod_link
+@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
+@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
+    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
+    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
+@rm -f $@.tmp $(@:.ko=.o)
+endef
+
 # A plain counted D_TRACKCLOSE cdev that relies on two devfs guarantees
 # (testmods/cdevprobe.c): the kernel-side mutations dtor-before-close and
 # si-devsw-kept must break it (cases/self-dtor-before-close.ks,
@@ -101,11 +111,7 @@ $(KSIM_OUT)/testmods/cdevprobe.ko: $(KSIM_DIR)/testmods/cdevprobe.c mk/freebsd.m
 	@mkdir -p $(@D)
 	@echo "  KMOD    $@"
 	@$(CLANG) $(KMOD_CFLAGS) -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 $(KSIM_MUT_RUST)/%/libdevref_kmod.a: $(KSIM_RUST_SRCS) $(wildcard shim/*.h) mk/rust-kernel.sh
 	@echo "  CARGO   mutant $* (features $(KSIM_MUT_FEATURES_$*))"
@@ -153,31 +159,19 @@ $(KSIM_OUT)/testmods/regclient.ko: $(KSIM_DIR)/testmods/regclient.c shim/devref_
 	@mkdir -p $(@D)
 	@echo "  KMOD    $@"
 	@$(CLANG) $(KMOD_CFLAGS) -Ishim -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 $(KSIM_OUT)/testmods/badvm_%.ko: $(KSIM_DIR)/testmods/badvm.c mk/freebsd.mk mk/kmod.ldscript
 	@mkdir -p $(@D)
 	@echo "  KMOD    $@"
 	@$(CLANG) $(KMOD_CFLAGS) -DBADVM_$* -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 $(KSIM_OUT)/testmods/bad_%.ko: $(KSIM_DIR)/testmods/badmod.c mk/freebsd.mk mk/kmod.ldscript
 	@mkdir -p $(@D)
 	@echo "  KMOD    $@"
 	@$(CLANG) $(KMOD_CFLAGS) -DBAD_$* -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 # The same source built the way the cross build once was: an empty
 # opt_global.h (no SMP), the shim's cpuset_t assert not in play here.
@@ -187,11 +181,7 @@ $(KSIM_OUT)/testmods/emptyopt_%.ko: $(KSIM_DIR)/testmods/badmod.c mk/freebsd.mk 
 	@: > $(@D)/empty_opt_global.h
 	@$(CLANG) $(KERN_CFLAGS) -DKLD_MODULE -g -include $(@D)/empty_opt_global.h \
 	    -DBAD_$* -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 $(KSIM_OUT)/kern/%.o: $(KSIM_DIR)/kern/%.c $(KSIM_HDRS) $(KSIM_OPT) mk/kernsim.mk
 	@mkdir -p $(@D)
@@ -252,11 +242,7 @@ $(KSIM_OUT)/testmods/nulldev.ko: $(KSIM_DIR)/testmods/nulldev.c shim/devring_ioc
 	@mkdir -p $(@D)
 	@echo "  KMOD    $@"
 	@$(CLANG) $(KMOD_CFLAGS) -Ishim -c $< -o $(@:.ko=.o)
-	@$(LD_LLD) -m elf_x86_64_fbsd -r -T mk/kmod.ldscript -o $@.tmp $(@:.ko=.o)
-	@$(OBJCOPY) --wildcard --localize-symbol='*' --strip-debug \
-	    --remove-section=.eh_frame --remove-section=.llvm_addrsig \
-	    --remove-section=.comment --remove-section=.note.GNU-stack $@.tmp $@
-	@rm -f $@.tmp $(@:.ko=.o)
+	$(ksim_testmod_link)
 
 # make bench's kernsim part: ioctl rates through the real devref.ko.
 kernsim-bench: $(KSIM) $(KSIM_OUT)/testmods/nulldev.ko
