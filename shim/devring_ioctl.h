@@ -70,18 +70,17 @@ struct devring_sum {
 
 /*
  * Shared-memory rings (netmap-style; the layout of rust/ring, whose
- * assertions and host test compare it with this header).  Reserved for the
- * pipe ioctls, not served yet: no device maps these rings today, and the
- * byte offset of each ring in a pipe's region will come from the ioctl
- * that creates or opens the pipe (like netmap's NIOCREGIF nr_offset).
+ * assertions and host test compare it with this header).  A pipe's region
+ * holds end 0's TX and RX rings, end 1's TX and RX rings, then the buffer
+ * pool; DEVRING_IOC_PIPE_BIND gives each ring's byte offset in it (like
+ * netmap's NIOCREGIF nr_offset).
  *
- * A region holds end 0's TX and RX rings, end 1's TX and RX rings, then
- * the buffer pool.  Each ring is a struct devring_ring followed by its
- * num_slots struct devring_slot, the whole rounded up to
- * DEVRING_RING_ALIGN bytes; the buffers start on a DEVRING_RING_ALIGN
- * boundary, buf_size bytes each, buffer i at i * buf_size from there.  A
- * ring has DEVRING_RING_MIN_SLOTS to DEVRING_RING_MAX_SLOTS slots; buf_size
- * is a multiple of DEVRING_BUF_ALIGN, at most DEVRING_BUF_MAX.
+ * Each ring is a struct devring_ring followed by its num_slots struct
+ * devring_slot, the whole rounded up to DEVRING_RING_ALIGN bytes; the
+ * buffers start on a DEVRING_RING_ALIGN boundary, buf_size bytes each,
+ * buffer i at i * buf_size from there.  A ring has DEVRING_RING_MIN_SLOTS
+ * to DEVRING_RING_MAX_SLOTS slots; buf_size is a multiple of
+ * DEVRING_BUF_ALIGN, at most DEVRING_BUF_MAX.
  *
  * The netmap rules: user space owns the slots in [head, tail), the kernel
  * the rest.  User space hands slots over by moving head (and cur) forward,
@@ -112,5 +111,66 @@ struct devring_slot {
 	uint32_t	buf_idx;	/* buffer index in the pool */
 	uint32_t	len;		/* bytes of data in the buffer */
 };
+
+/*
+ * Pipes.  /dev/devringctl (root only, 0600) creates and destroys named
+ * pipes: /dev/devring-pipe/<name>, one node with two ends.  An open file
+ * binds one end with DEVRING_IOC_PIPE_BIND, maps the pipe's region at the
+ * returned offset, and moves slots with DEVRING_IOC_TXSYNC (what its TX
+ * ring holds goes to the other end's RX ring, buffer indices swapped, no
+ * copy) and DEVRING_IOC_RXSYNC (what arrived is published).  read(2) and
+ * write(2) move one packet (one slot) per call for clients that do not
+ * map the region.  poll(2), select(2) and kqueue(2) report POLLIN when the
+ * RX ring has slots beyond cur, POLLOUT when the TX ring has free slots
+ * beyond cur, as netmap does, and sync the rings first.
+ */
+#define	DEVRING_PATH_CTL	"/dev/devringctl"
+#define	DEVRING_PIPE_DIR	"/dev/devring-pipe/"
+#define	DEVRING_PIPE_NAMELEN	32	/* with the NUL */
+#define	DEVRING_PIPES_MAX	64
+
+/* Defaults for a create request's zero fields. */
+#define	DEVRING_PIPE_SLOTS	256
+#define	DEVRING_PIPE_BUF_SIZE	2048
+#define	DEVRING_PIPE_PERMS	0600
+#define	DEVRING_PIPE_MAX_BYTES	(64UL << 20)	/* largest region */
+
+struct devring_pipe_req {
+	char		name[DEVRING_PIPE_NAMELEN]; /* in: [A-Za-z0-9._-]+ */
+	uint32_t	mode;		/* in: DEVRING_MODE_PCPU or _COUNTED */
+	uint32_t	uid;		/* in: owner of the node */
+	uint32_t	gid;		/* in: group of the node */
+	uint32_t	perms;		/* in: 0 (DEVRING_PIPE_PERMS) or <= 0777 */
+	uint32_t	slots;		/* in: 0 (default), out: per ring */
+	uint32_t	buf_size;	/* in: 0 (default), out: per buffer */
+};
+
+struct devring_pipe_bind {
+	uint32_t	end;		/* in: 0 or 1 */
+	uint32_t	slots;		/* out: slots per ring */
+	uint32_t	buf_size;	/* out: bytes per buffer */
+	uint32_t	buffers;	/* out: buffers in the pool */
+	uint64_t	offset;		/* out: mmap(2) offset of the region */
+	uint64_t	size;		/* out: bytes to map */
+	uint64_t	tx_ofs;		/* out: this end's TX ring in the region */
+	uint64_t	rx_ofs;		/* out: this end's RX ring in the region */
+	uint64_t	buf_ofs;	/* out: buffer 0 in the region */
+};
+
+/* In struct devring_pipe_sync's flags: sleep until the ring is ready. */
+#define	DEVRING_SYNC_WAIT	0x1
+
+struct devring_pipe_sync {
+	uint32_t	flags;		/* in: DEVRING_SYNC_WAIT */
+	uint32_t	slots;		/* out: slots user space owns now */
+	uint32_t	moved;		/* out: TX sent, RX newly arrived */
+	uint32_t	pad;
+};
+
+#define	DEVRING_IOC_PIPE_CREATE	_IOWR('R', 8, struct devring_pipe_req)
+#define	DEVRING_IOC_PIPE_DESTROY	_IOW('R', 9, struct devring_pipe_req)
+#define	DEVRING_IOC_PIPE_BIND	_IOWR('R', 10, struct devring_pipe_bind)
+#define	DEVRING_IOC_TXSYNC	_IOWR('R', 11, struct devring_pipe_sync)
+#define	DEVRING_IOC_RXSYNC	_IOWR('R', 12, struct devring_pipe_sync)
 
 #endif /* !_DEVRING_IOCTL_H_ */

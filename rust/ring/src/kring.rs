@@ -137,11 +137,6 @@ impl KRing {
         Ok(self.user_slots())
     }
 
-    /// Free kernel slots of an RX ring (one kept back).
-    pub(crate) fn rx_room(&self) -> u32 {
-        self.dist(self.hwtail, self.prev(self.hwcur))
-    }
-
     /// Filled TX slots not yet consumed.
     pub(crate) fn tx_pending(&self) -> u32 {
         self.dist(self.hwcur, self.rhead)

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use devring_rings::pipe::{txsync, Pool};
+use devring_rings::pipe::{rxsync, txsync, Link, Pool, Synced};
 use devring_rings::{Dir, Invalid, KRing, RingHeader, RingRef, Slot};
 use proptest::prelude::*;
 
@@ -34,12 +34,14 @@ impl Shm {
     }
 }
 
-/// A pipe end: the kernel's rings and their shared memory.
+/// A pipe end: the kernel's rings and their shared memory, and the link
+/// the peer's TX sync fills this end's RX ring through.
 struct End {
     tx: KRing,
     rx: KRing,
     txm: Shm,
     rxm: Shm,
+    link: Link,
 }
 
 impl End {
@@ -49,6 +51,7 @@ impl End {
             rx: KRing::new(Dir::Rx, N).unwrap(),
             txm: Shm::new(first_buf),
             rxm: Shm::new(first_buf + N),
+            link: Link::new(N),
         };
         e.tx.reset(&e.txm.r());
         e.rx.reset(&e.rxm.r());
@@ -62,7 +65,11 @@ const POOL: Pool = Pool {
 };
 
 fn send(a: &mut End, b: &mut End) -> Result<u32, Invalid> {
-    txsync(&mut a.tx, &a.txm.r(), &mut b.rx, &b.rxm.r(), POOL)
+    txsync(&mut a.tx, &a.txm.r(), &b.link, &b.rxm.r(), POOL).map(|s| s.moved)
+}
+
+fn rx(e: &mut End) -> Result<Synced, Invalid> {
+    rxsync(&mut e.rx, &e.rxm.r(), &e.link)
 }
 
 /// Well-behaved user space: fill `k` free TX slots with lengths from
@@ -87,7 +94,7 @@ fn fill(e: &End, k: u32, next_len: &mut u32) -> u32 {
 
 /// Well-behaved user space: read every arrived RX slot, release them.
 fn drain(e: &mut End, got: &mut Vec<u32>) {
-    e.rx.rxsync(&e.rxm.r()).unwrap();
+    rx(e).unwrap();
     let h = &e.rxm.hdr;
     let (mut head, tail) = (h.head.load(Relaxed), h.tail.load(Relaxed));
     assert!(head < N && tail < N);
@@ -97,7 +104,7 @@ fn drain(e: &mut End, got: &mut Vec<u32>) {
     }
     h.head.store(head, Relaxed);
     h.cur.store(head, Relaxed);
-    e.rx.rxsync(&e.rxm.r()).unwrap();
+    rx(e).unwrap();
 }
 
 fn all_bufs(ends: &[&End]) -> Vec<u32> {
@@ -165,7 +172,7 @@ fn a_head_moved_backwards_or_out_of_range_is_einval_and_resets() {
     }
     // RX: releasing past tail.
     b.rxm.hdr.head.store(6, Relaxed);
-    assert_eq!(b.rx.rxsync(&b.rxm.r()), Err(Invalid));
+    assert_eq!(rx(&mut b), Err(Invalid));
     assert_eq!(b.rxm.hdr.head.load(Relaxed), 0);
 }
 
@@ -193,6 +200,78 @@ fn a_bad_buffer_index_stops_the_sync_and_keeps_what_moved() {
         Err(Invalid),
         "a length over the buffer size"
     );
+}
+
+#[test]
+fn sender_and_receiver_on_two_threads_without_a_lock() {
+    // The two syncs of one direction share only the link's two indices.
+    let (mut a, mut b) = (End::new(0), End::new(2 * N));
+    const MSGS: u32 = 200_000;
+    std::thread::scope(|sc| {
+        let (tx, txm) = (&mut a.tx, &a.txm);
+        let (rx, rxm, link) = (&mut b.rx, &b.rxm, &b.link);
+        sc.spawn(move || {
+            let mut next = 0u32;
+            while next < MSGS {
+                let h = &txm.hdr;
+                let (mut head, tail) = (h.head.load(Relaxed), h.tail.load(Relaxed));
+                while head != tail && next < MSGS {
+                    txm.slots[head as usize]
+                        .len
+                        .store(next % POOL.buf_size, Relaxed);
+                    next += 1;
+                    head = (head + 1) % N;
+                }
+                h.head.store(head, Relaxed);
+                h.cur.store(head, Relaxed);
+                txsync(tx, &txm.r(), link, &rxm.r(), POOL).unwrap();
+            }
+            while link.in_flight() > 0 || tx.tail() != (txm.hdr.head.load(Relaxed) + N - 1) % N {
+                txsync(tx, &txm.r(), link, &rxm.r(), POOL).unwrap();
+                std::thread::yield_now();
+            }
+        });
+        sc.spawn(move || {
+            let mut want = 0u32;
+            while want < MSGS {
+                let s = rxsync(rx, &rxm.r(), link).unwrap();
+                let h = &rxm.hdr;
+                let mut head = h.head.load(Relaxed);
+                for _ in 0..s.user {
+                    assert_eq!(
+                        rxm.slots[head as usize].len.load(Relaxed),
+                        want % POOL.buf_size
+                    );
+                    want += 1;
+                    head = (head + 1) % N;
+                }
+                h.head.store(head, Relaxed);
+                h.cur.store(head, Relaxed);
+            }
+            rxsync(rx, &rxm.r(), link).unwrap();
+        });
+    });
+    assert_eq!(all_bufs(&[&a, &b]), (0..4 * N).collect::<Vec<_>>());
+}
+
+#[test]
+fn sync_reports_readiness_beyond_cur() {
+    let (mut a, mut b) = (End::new(0), End::new(2 * N));
+    let mut len = 0;
+    let s = txsync(&mut a.tx, &a.txm.r(), &b.link, &b.rxm.r(), POOL).unwrap();
+    assert_eq!((s.moved, s.user, s.beyond_cur), (0, N - 1, N - 1));
+    fill(&a, 2, &mut len);
+    let s = txsync(&mut a.tx, &a.txm.r(), &b.link, &b.rxm.r(), POOL).unwrap();
+    assert_eq!((s.moved, s.user), (2, N - 1));
+    let s = rx(&mut b).unwrap();
+    assert_eq!((s.moved, s.user, s.beyond_cur), (2, 2, 2));
+    // cur at tail: nothing beyond it, so poll would wait.
+    b.rxm.hdr.cur.store(2, Relaxed);
+    let s = rx(&mut b).unwrap();
+    assert_eq!((s.moved, s.user, s.beyond_cur), (0, 2, 0));
+    b.rxm.hdr.head.store(2, Relaxed);
+    let s = rx(&mut b).unwrap();
+    assert_eq!((s.released, s.user), (2, 0));
 }
 
 /// What a user may do to its end between syncs.
@@ -276,14 +355,14 @@ proptest! {
                     let _ = send(me, peer);
                 }
                 Op::Recv => {
-                    if me.rx.rxsync(&me.rxm.r()).is_ok() {
+                    if rx(me).is_ok() {
                         // After a valid sync the indices are the kernel's.
                         drain(me, got);
                     }
                 }
                 Op::Poke { ring, field, index, value } => poke(me, ring, field, index, value),
                 Op::TxSync => { let _ = send(me, peer); }
-                Op::RxSync => { let _ = me.rx.rxsync(&me.rxm.r()); }
+                Op::RxSync => { let _ = rx(me); }
             }
             for e in [&a, &b] {
                 for k in [&e.tx, &e.rx] {
