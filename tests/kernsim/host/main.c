@@ -669,6 +669,11 @@ do_command(int ac, char **av)
 	} else if (strcmp(av[0], "dev-exists") == 0 && ac == 2) {
 		if (!ksys_dev_exists(av[1]))
 			e = FB_ENOENT;
+	} else if (strcmp(av[0], "dev-stat") == 0 && ac == 2) {
+		unsigned long ino, rdev;
+
+		if (ksys_dev_stat(av[1], &ino, &rdev, &e) == 0)
+			ksim_out("%lu %lu\n", ino, rdev);
 	} else if (strcmp(av[0], "malloc-stat") == 0) {
 		int mode = 1;
 

@@ -376,6 +376,26 @@ ksys_dev_exists(const char *path)
 }
 
 static void
+sys_devstat(void *a_)
+{
+	struct sc_args *a = a_;
+
+	a->error = ksim_k_dev_stat(a->path, (unsigned long *)a->p1,
+	    (unsigned long *)a->p2);
+}
+
+int
+ksys_dev_stat(const char *path, unsigned long *inop, unsigned long *rdevp,
+    int *errp)
+{
+	struct sc_args a = { .path = path, .p1 = inop, .p2 = rdevp };
+
+	ksim_syscall("stat", sys_devstat, &a);
+	*errp = a.error;
+	return (a.error == 0 ? 0 : -1);
+}
+
+static void
 sys_fcntl(void *a_)
 {
 	struct sc_args *a = a_;

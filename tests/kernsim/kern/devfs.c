@@ -32,6 +32,7 @@ struct ks_cdev_priv {
 	struct ks_vnode		*cdp_vnode;
 	struct ks_cdevpriv	*cdp_fdpriv;	/* cdp_fdpriv */
 	u_int			 cdp_usecount;	/* opens (devfs_usecount) */
+	u_int			 cdp_inode;	/* devfs_inos unit */
 };
 #define	cdev2priv(d)	__containerof(d, struct ks_cdev_priv, cdp_c)
 
@@ -80,6 +81,31 @@ int ks_mutate_si_devsw_kept;
 static struct mtx devmtx;		/* kern/kern_conf.c: devmtx */
 static int ks_devfs_inited;
 
+/*
+ * fs/devfs/devfs_devs.c: devfs_inos, a unit number allocator from
+ * DEVFS_ROOTINO + 1 (new_unrhdr in devfs_devs_init): devfs_create takes
+ * the lowest free unit for a cdev (alloc_unrl: cdp_inode); devfs_free
+ * gives it back (free_unr) only when the cdev's last reference goes, so a
+ * cdev still referenced (an open file) keeps its number and a new cdev
+ * gets another.  HS_LOCK_DEVFS.
+ */
+#define	KS_DEVFS_ROOTINO	2
+#define	KS_DEVFS_NINOS		4096
+static unsigned char ks_devfs_inos[KS_DEVFS_NINOS];
+
+static u_int
+ks_devfs_alloc_inode(void)
+{
+	u_int i;
+
+	for (i = KS_DEVFS_ROOTINO + 1; i < KS_DEVFS_NINOS; i++)
+		if (!ks_devfs_inos[i]) {
+			ks_devfs_inos[i] = 1;
+			return (i);
+		}
+	ks_failf("kernsim: devfs_inos exhausted");
+}
+
 static void
 ks_devfs_init(void)
 {
@@ -98,8 +124,14 @@ static void
 ks_dev_rel(struct cdev *dev)
 {
 
-	if (atomic_fetchadd_int((volatile u_int *)&dev->si_refcount, -1) == 1)
+	if (atomic_fetchadd_int((volatile u_int *)&dev->si_refcount, -1) ==
+	    1) {
+		/* devfs_free: free_unr(devfs_inos, cdp_inode) */
+		hs_lock(HS_LOCK_DEVFS);
+		ks_devfs_inos[cdev2priv(dev)->cdp_inode] = 0;
+		hs_unlock(HS_LOCK_DEVFS);
 		ks_kfree(cdev2priv(dev));
+	}
 }
 
 static void
@@ -336,6 +368,7 @@ make_dev_s(struct make_dev_args *args, struct cdev **dres, const char *fmt,
 	vp->v_refs = 1;
 	cdp->cdp_vnode = vp;
 	cdp->cdp_active = 1;
+	cdp->cdp_inode = ks_devfs_alloc_inode();	/* devfs_create */
 	cdp->cdp_next = ks_cdevs;
 	ks_cdevs = cdp;
 	hs_unlock(HS_LOCK_DEVFS);
@@ -660,6 +693,31 @@ k_dev_exists(const char *path)
 	r = ks_dev_lookup(path + 5) != NULL;
 	hs_unlock(HS_LOCK_DEVFS);
 	return (r);
+}
+
+/*
+ * stat(2) of a /dev name (fs/devfs/devfs_vnops.c devfs_getattr): a device
+ * node's va_fileid is its dirent's de_inode, which devfs_populate_loop
+ * set from the cdev's cdp_inode, and its va_rdev is cdp_inode too
+ * (dev2udev).  0, or ENOENT for a name devfs does not show.
+ */
+int
+k_dev_stat(const char *path, unsigned long *inop, unsigned long *rdevp)
+{
+	struct ks_cdev_priv *cdp;
+	int error = ENOENT;
+
+	if (strncmp(path, "/dev/", 5) != 0)
+		return (ENOENT);
+	ks_devfs_populate();		/* devfs_lookup */
+	hs_lock(HS_LOCK_DEVFS);
+	if ((cdp = ks_dev_lookup(path + 5)) != NULL) {
+		*inop = cdp->cdp_inode;
+		*rdevp = cdp->cdp_inode;
+		error = 0;
+	}
+	hs_unlock(HS_LOCK_DEVFS);
+	return (error);
 }
 
 /*
