@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/filio.h>
 #include <sys/kernel.h>
+#include <sys/limits.h>
 #include <sys/malloc.h>
 #include <sys/proc.h>
 #include <sys/uio.h>
@@ -117,6 +118,23 @@ devref_cdev_write(struct cdev *cdev, struct uio *uio, int ioflag)
 	    ioflag);
 	DEVREF_CALL_UNMARK();
 	return (error);
+}
+
+/* devref_kpi.h: uiomove(9), which takes an int, for clients in Rust. */
+int
+devref_uio_move(void *cp, unsigned long n, struct uio *uio)
+{
+
+	if (n > INT_MAX)
+		return (EINVAL);
+	return (uiomove(cp, (int)n, uio));
+}
+
+unsigned long
+devref_uio_resid(const struct uio *uio)
+{
+
+	return (uio->uio_resid > 0 ? (unsigned long)uio->uio_resid : 0);
 }
 
 static int

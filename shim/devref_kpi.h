@@ -168,6 +168,14 @@ void	devref_wakeup(struct devref_dev *dev);
 void	devref_notify(struct devref_dev *dev);
 
 /*
+ * uiomove(9) and the bytes a read or write has left, for clients without C
+ * of their own (dro_read/dro_write only).  devref_uio_move: EINVAL for n
+ * over INT_MAX, else uiomove's answer (EFAULT for a bad user address).
+ */
+int	devref_uio_move(void *cp, unsigned long n, struct uio *uio);
+unsigned long devref_uio_resid(const struct uio *uio);
+
+/*
  * Revocable memory (devref's managed pager).  devref_region_alloc() gives
  * the client len bytes (rounded up to pages, under 4 GiB) of zeroed memory
  * that devref owns, mapped in the kernel at *kvap; user space maps it with

@@ -74,6 +74,29 @@ _Static_assert(DEVRING_RING_MAX_SLOTS == 65536, "DEVRING_RING_MAX_SLOTS");
 _Static_assert(DEVRING_BUF_ALIGN == 64, "DEVRING_BUF_ALIGN");
 _Static_assert(DEVRING_BUF_MAX == 4096, "DEVRING_BUF_MAX");
 
+/* The pipe ioctls (rust/kernel/devring/src/abi.rs pins the same). */
+_Static_assert(DEVRING_IOC_PIPE_CREATE == 0xc0385208UL, "PIPE_CREATE");
+_Static_assert(DEVRING_IOC_PIPE_DESTROY == 0x80385209UL, "PIPE_DESTROY");
+_Static_assert(DEVRING_IOC_PIPE_BIND == 0xc038520aUL, "PIPE_BIND");
+_Static_assert(DEVRING_IOC_TXSYNC == 0xc010520bUL, "TXSYNC");
+_Static_assert(DEVRING_IOC_RXSYNC == 0xc010520cUL, "RXSYNC");
+_Static_assert(sizeof(struct devring_pipe_req) == 56, "devring_pipe_req");
+_Static_assert(offsetof(struct devring_pipe_req, mode) == 32, "req mode");
+_Static_assert(offsetof(struct devring_pipe_req, buf_size) == 52,
+    "req buf_size");
+_Static_assert(sizeof(struct devring_pipe_bind) == 56, "devring_pipe_bind");
+_Static_assert(offsetof(struct devring_pipe_bind, offset) == 16,
+    "bind offset");
+_Static_assert(offsetof(struct devring_pipe_bind, buf_ofs) == 48,
+    "bind buf_ofs");
+_Static_assert(sizeof(struct devring_pipe_sync) == 16, "devring_pipe_sync");
+_Static_assert(DEVRING_PIPE_NAMELEN == 32 && DEVRING_PIPES_MAX == 64,
+    "pipe limits");
+_Static_assert(DEVRING_PIPE_SLOTS == 256 && DEVRING_PIPE_BUF_SIZE == 2048 &&
+    DEVRING_PIPE_PERMS == 0600, "pipe defaults");
+_Static_assert(DEVRING_PIPE_MAX_BYTES == (64UL << 20), "pipe max bytes");
+_Static_assert(DEVRING_SYNC_WAIT == 1, "DEVRING_SYNC_WAIT");
+
 static moduledata_t devring_mod = {
 	"devring",
 	devring_modevent,

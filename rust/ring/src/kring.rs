@@ -95,6 +95,12 @@ impl KRing {
         }
     }
 
+    /// The head user space had at the last valid sync: the first slot it
+    /// owns.
+    pub fn head(&self) -> u32 {
+        self.rhead
+    }
+
     /// The tail user space should see.
     pub fn tail(&self) -> u32 {
         self.hwtail

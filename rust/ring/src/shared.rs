@@ -55,6 +55,8 @@ const _: () = assert!(core::mem::align_of::<Slot>() == 4);
 const _: () = assert!(core::mem::offset_of!(Slot, buf_idx) == 0);
 const _: () = assert!(core::mem::offset_of!(Slot, len) == 4);
 const _: () = assert!(RING_TX == 0 && RING_RX == 1);
+const _: () = assert!(core::mem::size_of::<RingHeader>() == 8 * 4);
+const _: () = assert!(core::mem::align_of::<Slot>() == core::mem::align_of::<AtomicU32>());
 
 /// A ring in shared memory: its header and its slots.
 #[derive(Clone, Copy)]
@@ -68,6 +70,32 @@ impl<'a> RingRef<'a> {
         RingRef { hdr, slots }
     }
 
+    /// The ring of `n` slots at byte `off` of `words` (memory shared with
+    /// user space, seen as 32-bit words), if it lies inside and `off` is a
+    /// multiple of 4.
+    pub fn from_words(words: &'a [AtomicU32], off: u64, n: u32) -> Option<RingRef<'a>> {
+        let first = usize::try_from(off).ok()?;
+        if first % 4 != 0 {
+            return None;
+        }
+        let first = first / 4;
+        let hdr_words = core::mem::size_of::<RingHeader>() / 4;
+        let slot_words = usize::try_from(n).ok()?.checked_mul(2)?;
+        let hdr = words.get(first..first.checked_add(hdr_words)?)?;
+        let start = first.checked_add(hdr_words)?;
+        let slots = words.get(start..start.checked_add(slot_words)?)?;
+        // SAFETY: RingHeader is repr(C), eight AtomicU32 (asserted above),
+        // and Slot two: both have AtomicU32's alignment and no padding, so
+        // `hdr` (exactly eight words) is one RingHeader and `slots`
+        // (2n words) is n Slots, borrowed for as long as `words` is.
+        unsafe {
+            Some(RingRef {
+                hdr: &*hdr.as_ptr().cast::<RingHeader>(),
+                slots: core::slice::from_raw_parts(slots.as_ptr().cast::<Slot>(), slots.len() / 2),
+            })
+        }
+    }
+
     /// The slot at a kernel-checked index, if any (`None` only if the
     /// slot array is shorter than the kernel thinks: a bug, not user input).
     pub fn slot(&self, i: u32) -> Option<&'a Slot> {
@@ -79,5 +107,29 @@ impl<'a> RingRef<'a> {
         self.hdr.head.store(head, Relaxed);
         self.hdr.cur.store(cur, Relaxed);
         self.hdr.tail.store(tail, Relaxed);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_seen_in_shared_words_lands_where_the_c_header_puts_it() {
+        let words: [AtomicU32; 64] = core::array::from_fn(|_| AtomicU32::new(0));
+        let r = RingRef::from_words(&words, 16, 4).expect("inside");
+        r.publish(1, 2, 3);
+        r.slot(3).expect("slot 3").len.store(7, Relaxed);
+        let w: [u32; 24] = core::array::from_fn(|i| words[i].load(Relaxed));
+        // head, cur, tail at words 4..7; slot 3's len at 4 + 8 + 2 * 3 + 1.
+        assert_eq!((w[4], w[5], w[6], w[19]), (1, 2, 3, 7));
+        assert!(r.slot(4).is_none());
+        // Past the end, misaligned, or overflowing: refused.
+        assert!(RingRef::from_words(&words, 256 - 32 - 8, 1).is_some());
+        assert!(RingRef::from_words(&words, 256 - 32 - 4, 1).is_none());
+        assert!(RingRef::from_words(&words, 2, 1).is_none());
+        assert!(RingRef::from_words(&words, u64::MAX - 3, 1).is_none());
+        assert!(RingRef::from_words(&words, 0, u32::MAX).is_none());
     }
 }

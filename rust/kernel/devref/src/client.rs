@@ -1,7 +1,6 @@
 //! Registration with devref and device creation.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::ffi::{c_void, CStr};
 use core::ptr;
 
@@ -10,6 +9,8 @@ use devref_sys::kpi;
 use crate::error::{check, Error, Result};
 use crate::ops::Ops;
 use crate::Device;
+
+const EINPROGRESS: i32 = 36;
 
 /// How devref protects a device's entry points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,16 +103,14 @@ impl DeviceRef<'_> {
 #[derive(Clone, Copy, Debug)]
 pub struct SleepTicket(core::ffi::c_ulong);
 
-struct Created<D> {
-    softc: *mut Softc<D>,
-}
-
 /// What devref holds as a device's softc: the driver's device and the
 /// devref handle of the node it serves (set once create returns; an op
 /// that runs earlier sees a null one and cannot sleep).
 pub(crate) struct Softc<D> {
     pub(crate) dev: core::sync::atomic::AtomicPtr<kpi::devref_dev>,
     pub(crate) device: D,
+    /// The client's list of its devices (under [`Client::devices`]' lock).
+    next: *mut Softc<D>,
 }
 
 impl<D> Softc<D> {
@@ -122,13 +121,35 @@ impl<D> Softc<D> {
 }
 
 /// A registered devref client whose devices are all of type `D`.
+///
+/// `create` and `destroy` take `&self`: a driver may make and remove
+/// devices from inside an op of another of its devices (devring's control
+/// node) while its module events hold the client too.
 pub struct Client<D: Device> {
     raw: *mut kpi::devref_client,
-    devices: Vec<Created<D>>,
+    /// The softcs of the devices alive, a list through `Softc::next`.  A
+    /// spin lock held only to link or unlink one (no allocation, no
+    /// sleep under it).
+    devices: spin::Mutex<*mut Softc<D>>,
 }
 
-// SAFETY: the raw handles may be used from any thread.
+// SAFETY: the raw handles may be used from any thread; the list is under
+// its lock.
 unsafe impl<D: Device> Send for Client<D> {}
+// SAFETY: as above: every method takes the lock for the list, and devref's
+// functions may be called concurrently.
+unsafe impl<D: Device> Sync for Client<D> {}
+
+/// A device made by [`Client::create`], to destroy it with
+/// [`Client::destroy`] (or let it go with the client's unregister).
+pub struct Created<D: Device> {
+    softc: *mut Softc<D>,
+}
+
+// SAFETY: a token for a softc the client owns; no access through it.
+unsafe impl<D: Device> Send for Created<D> {}
+// SAFETY: as above.
+unsafe impl<D: Device> Sync for Created<D> {}
 
 impl<D: Device> Client<D> {
     /// Register with devref.
@@ -141,21 +162,16 @@ impl<D: Device> Client<D> {
         check(unsafe { kpi::devref_client_register(table, &mut raw) })?;
         Ok(Client {
             raw,
-            devices: Vec::new(),
+            devices: spin::Mutex::new(ptr::null_mut()),
         })
     }
 
     /// Create a device node /dev/`name` served by `dev`.
-    pub fn create(
-        &mut self,
-        name: &CStr,
-        mode: Mode,
-        perms: Perms,
-        dev: D,
-    ) -> Result<DeviceRef<'_>> {
+    pub fn create(&self, name: &CStr, mode: Mode, perms: Perms, dev: D) -> Result<Created<D>> {
         let softc = Box::into_raw(Box::new(Softc {
             dev: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
             device: dev,
+            next: ptr::null_mut(),
         }));
         let mode = match mode {
             Mode::Pcpu => kpi::DEVREF_MODE_PCPU,
@@ -187,8 +203,70 @@ impl<D: Device> Client<D> {
                 .dev
                 .store(raw, core::sync::atomic::Ordering::Release)
         };
-        self.devices.push(Created { softc });
-        Ok(DeviceRef::new(raw))
+        let mut head = self.devices.lock();
+        // SAFETY: softc is ours and not on the list yet.
+        unsafe { (*softc).next = *head };
+        *head = softc;
+        Ok(Created { softc })
+    }
+
+    /// Destroy a device made by this client (`timeout_ms` < 0: no
+    /// timeout, still interruptible): 0 from devref_dev_destroy and its
+    /// softc is freed.  On error the device stays closed and is given
+    /// back, to try again (or to go with the unregister).  Not from inside
+    /// an op of the same device (devref would finish it later, with the
+    /// softc still in use: `Busy` here, nothing done).
+    pub fn destroy(
+        &self,
+        dev: Created<D>,
+        timeout_ms: i32,
+    ) -> core::result::Result<(), (Created<D>, Error)> {
+        // SAFETY: the softc is alive until this succeeds.
+        let raw = unsafe { &*dev.softc }
+            .dev
+            .load(core::sync::atomic::Ordering::Acquire);
+        // SAFETY: raw is a device of this registered client; its destroy
+        // has not returned 0 or EINPROGRESS yet (we own its token).
+        let e = unsafe { kpi::devref_dev_destroy(raw, timeout_ms) };
+        match check(e) {
+            Ok(()) => {}
+            // From inside its own op: destroyed later, on a taskqueue,
+            // with ops possibly still running.  Leave the softc to the
+            // unregister (it is still on the list).
+            Err(Error::Errno(EINPROGRESS)) => return Ok(()),
+            Err(err) => return Err((dev, err)),
+        }
+        {
+            let mut head = self.devices.lock();
+            let mut at: *mut *mut Softc<D> = &mut *head;
+            // SAFETY: the list's nodes are live softcs, linked under this
+            // lock.
+            unsafe {
+                while !(*at).is_null() {
+                    if *at == dev.softc {
+                        *at = (*dev.softc).next;
+                        break;
+                    }
+                    at = &mut (**at).next;
+                }
+            }
+        }
+        // SAFETY: devref calls no op of the device any more (destroy
+        // returned 0), and it is off the list.
+        drop(unsafe { Box::from_raw(dev.softc) });
+        Ok(())
+    }
+
+    /// A handle on a created device, to notify or wake it from outside
+    /// its ops (for as long as the token is borrowed).
+    pub fn device<'a>(&'a self, dev: &'a Created<D>) -> DeviceRef<'a> {
+        // SAFETY: the softc lives until its destroy or the unregister,
+        // which need the token or the client by value.
+        DeviceRef::new(
+            unsafe { &*dev.softc }
+                .dev
+                .load(core::sync::atomic::Ordering::Acquire),
+        )
     }
 
     /// Destroy every device and unregister (`timeout_ms` < 0: no timeout,
@@ -201,10 +279,12 @@ impl<D: Device> Client<D> {
         if let Err(err) = check(e) {
             return Err((self, err));
         }
-        for d in &self.devices {
+        let mut p = *self.devices.lock();
+        while !p.is_null() {
             // SAFETY: devref guarantees no op runs after a successful
             // unregister, so nothing references the softc any more.
-            drop(unsafe { Box::from_raw(d.softc) });
+            let s = unsafe { Box::from_raw(p) };
+            p = s.next;
         }
         Ok(())
     }

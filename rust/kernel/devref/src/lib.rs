@@ -20,13 +20,17 @@ mod ops;
 mod region;
 #[cfg(feature = "runtime")]
 mod runtime;
+mod sleeplock;
+mod uio;
 #[cfg(feature = "runtime")]
 pub use runtime::console;
 
-pub use client::{Client, DeviceRef, Mode, Perms, SleepTicket};
+pub use client::{Client, Created, DeviceRef, Mode, Perms, SleepTicket};
 pub use error::{Error, Result};
 pub use ioctl::{ioc, ioc_len, IoctlArg, Pod, IOC_IN, IOC_INOUT, IOC_OUT, IOC_VOID};
 pub use region::{Region, RegionSet, REGION_SET_SLOTS};
+pub use sleeplock::{SleepLock, SleepLockGuard};
+pub use uio::Uio;
 
 /// Poll events (sys/poll.h).
 pub mod poll {
@@ -34,8 +38,12 @@ pub mod poll {
     pub const POLLOUT: i32 = 0x0004;
     pub const POLLRDNORM: i32 = 0x0040;
     pub const POLLWRNORM: i32 = POLLOUT;
+    pub const POLLERR: i32 = 0x0008;
     pub const POLLHUP: i32 = 0x0010;
 }
+
+/// In a read or write's `ioflag`: the file is non-blocking.
+pub const IO_NDELAY: i32 = devref_sys::kpi::DEVREF_IO_NDELAY as i32;
 
 /// A character device implemented by a client.
 pub trait Device: Send + Sync + 'static {
@@ -58,6 +66,31 @@ pub trait Device: Send + Sync + 'static {
         _arg: &mut IoctlArg<'_>,
     ) -> Result<()> {
         Err(Error::NotTty)
+    }
+
+    /// read(2): move data to `uio`.  `ioflag` has
+    /// [`IO_NDELAY`] for a non-blocking file.  A driver without reads
+    /// answers [`Error::NotSupported`] (ENODEV, as devfs for a missing
+    /// d_read).
+    fn read(
+        &self,
+        _dev: &DeviceRef<'_>,
+        _open: &Self::Open,
+        _uio: &mut Uio<'_>,
+        _ioflag: i32,
+    ) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    /// write(2): move data from `uio` (see [`Device::read`]).
+    fn write(
+        &self,
+        _dev: &DeviceRef<'_>,
+        _open: &Self::Open,
+        _uio: &mut Uio<'_>,
+        _ioflag: i32,
+    ) -> Result<()> {
+        Err(Error::NotSupported)
     }
 
     /// poll(2): the subset of `events` that is ready now.  Must not sleep.

@@ -8,6 +8,7 @@ use devref_sys::kpi::{devref_ops, thread, uio, DEVREF_KPI_VERSION};
 
 use crate::client::Softc;
 use crate::ioctl::{ioc_len, IoctlArg};
+use crate::uio::Uio;
 use crate::Device;
 
 pub(crate) struct Ops<D>(PhantomData<D>);
@@ -19,8 +20,8 @@ impl<D: Device> Ops<D> {
         dro_name: D::NAME.as_ptr(),
         dro_open: Some(open::<D>),
         dro_close: Some(close::<D>),
-        dro_read: None,
-        dro_write: None,
+        dro_read: Some(read::<D>),
+        dro_write: Some(write::<D>),
         dro_ioctl: Some(ioctl::<D>),
         dro_poll: Some(poll::<D>),
         dro_purge: Some(purge::<D>),
@@ -112,6 +113,36 @@ unsafe extern "C" fn purge<D: Device>(softc: *mut c_void) {
     unsafe { device::<D>(softc) }.device.purge()
 }
 
-// read/write are not offered to Rust clients yet: devref answers ENODEV.
-#[allow(dead_code)]
-type Rw = unsafe extern "C" fn(*mut c_void, *mut c_void, *mut uio, c_int) -> c_int;
+unsafe extern "C" fn read<D: Device>(
+    softc: *mut c_void,
+    priv_: *mut c_void,
+    uio: *mut uio,
+    ioflag: c_int,
+) -> c_int {
+    // SAFETY: live device and open state (see `device`, `open_state`).
+    let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
+    match dev
+        .device
+        .read(&dev.dev_ref(), st, &mut Uio::new(uio), ioflag)
+    {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn write<D: Device>(
+    softc: *mut c_void,
+    priv_: *mut c_void,
+    uio: *mut uio,
+    ioflag: c_int,
+) -> c_int {
+    // SAFETY: live device and open state (see `device`, `open_state`).
+    let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
+    match dev
+        .device
+        .write(&dev.dev_ref(), st, &mut Uio::new(uio), ioflag)
+    {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}

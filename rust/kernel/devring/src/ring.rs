@@ -3,7 +3,7 @@
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use devref::{
-    ioc, poll, Device, DeviceRef, Error, IoctlArg, RegionSet, Result, IOC_IN, IOC_INOUT, IOC_OUT,
+    ioc, poll, DeviceRef, Error, IoctlArg, RegionSet, Result, IOC_IN, IOC_INOUT, IOC_OUT,
 };
 
 /// Slots in each open file's ring (a power of two).
@@ -100,18 +100,22 @@ pub struct OpenRing {
     syncs: AtomicU64,
 }
 
-impl Device for Ring {
-    const NAME: &'static core::ffi::CStr = c"devring";
-    type Open = OpenRing;
-
-    fn open(&self, _oflags: i32) -> Result<OpenRing> {
+/// The benchmark nodes (/dev/devring, /dev/devring_counted): what their
+/// ops do, called by [`crate::node::Node`].
+impl Ring {
+    pub fn open(&self, _oflags: i32) -> Result<OpenRing> {
         Ok(OpenRing {
             tail: AtomicU32::new(0),
             syncs: AtomicU64::new(0),
         })
     }
 
-    fn ioctl(&self, dev: &DeviceRef<'_>, open: &OpenRing, arg: &mut IoctlArg<'_>) -> Result<()> {
+    pub fn ioctl(
+        &self,
+        dev: &DeviceRef<'_>,
+        open: &OpenRing,
+        arg: &mut IoctlArg<'_>,
+    ) -> Result<()> {
         match arg.cmd() {
             DEVRING_IOC_SYNC => {
                 let mut s: RingSync = arg.read()?;
@@ -171,7 +175,7 @@ impl Device for Ring {
         }
     }
 
-    fn poll(&self, _dev: &DeviceRef<'_>, _open: &OpenRing, events: i32) -> i32 {
+    pub fn poll(&self, _dev: &DeviceRef<'_>, _open: &OpenRing, events: i32) -> i32 {
         // Transmission is immediate: there is always room to write.
         events & (poll::POLLOUT | poll::POLLWRNORM)
     }

@@ -1,0 +1,159 @@
+//! /dev/devringctl: creates and destroys pipes (root only, 0600).
+//!
+//! The table of pipes is under a sleep lock on the control node: creating
+//! a node and destroying one both sleep.  A destroy waits (5 s) only for
+//! calls running in the pipe now; if one does not leave, the pipe stays
+//! closed and listed, and DEVRING_IOC_PIPE_DESTROY answers ETIMEDOUT (try
+//! again).
+
+use devref::{Client, Created, DeviceRef, Error, IoctlArg, Mode, Perms, Result, SleepLock};
+use devring_rings::PipeLayout;
+
+use crate::abi::{
+    PipeReq, DEVRING_IOC_PIPE_CREATE, DEVRING_IOC_PIPE_DESTROY, PIPES_MAX, PIPE_BUF_SIZE,
+    PIPE_MAX_BYTES, PIPE_NAMELEN, PIPE_PERMS, PIPE_SLOTS,
+};
+use crate::node::Node;
+use crate::pipe::Pipe;
+
+/// How long a pipe's destroy waits for calls inside it.
+const DESTROY_TIMEOUT_MS: i32 = 5000;
+/// The directory of pipe nodes under /dev.
+const PREFIX: &[u8] = b"devring-pipe/";
+
+struct Entry {
+    name: [u8; PIPE_NAMELEN],
+    dev: Created<Node>,
+}
+
+pub struct Ctl {
+    pipes: SleepLock<[Option<Entry>; PIPES_MAX]>,
+}
+
+impl Default for Ctl {
+    fn default() -> Self {
+        Ctl {
+            pipes: SleepLock::new([const { None }; PIPES_MAX]),
+        }
+    }
+}
+
+/// The name's bytes before its NUL: 1 to 31 of [A-Za-z0-9._-], not "." or
+/// "..".
+fn pipe_name(raw: &[u8; PIPE_NAMELEN]) -> Result<&[u8]> {
+    let len = raw.iter().position(|&c| c == 0).ok_or(Error::Invalid)?;
+    let name = raw.get(..len).ok_or(Error::Invalid)?;
+    let ok = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+    if name.is_empty() || name == b"." || name == b".." || !name.iter().all(ok) {
+        return Err(Error::Invalid);
+    }
+    Ok(name)
+}
+
+impl Ctl {
+    pub fn ioctl(
+        &self,
+        client: &Client<Node>,
+        dev: &DeviceRef<'_>,
+        arg: &mut IoctlArg<'_>,
+    ) -> Result<()> {
+        match arg.cmd() {
+            DEVRING_IOC_PIPE_CREATE => {
+                let mut req: PipeReq = arg.read()?;
+                self.create(client, dev, &mut req)?;
+                arg.write(&req)
+            }
+            DEVRING_IOC_PIPE_DESTROY => {
+                let req: PipeReq = arg.read()?;
+                self.destroy(client, dev, &req)
+            }
+            _ => Err(Error::NotTty),
+        }
+    }
+
+    fn create(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &mut PipeReq) -> Result<()> {
+        let name = pipe_name(&req.name)?;
+        let mode = match req.mode {
+            0 => Mode::Pcpu,
+            1 => Mode::Counted,
+            _ => return Err(Error::Invalid),
+        };
+        let perms = match req.perms {
+            0 => PIPE_PERMS,
+            p if p & !0o777 == 0 => p,
+            _ => return Err(Error::Invalid),
+        };
+        let slots = if req.slots == 0 {
+            PIPE_SLOTS
+        } else {
+            req.slots
+        };
+        let buf_size = if req.buf_size == 0 {
+            PIPE_BUF_SIZE
+        } else {
+            req.buf_size
+        };
+        let layout = PipeLayout::new(slots, buf_size).ok_or(Error::Invalid)?;
+        if layout.total > PIPE_MAX_BYTES {
+            return Err(Error::Invalid);
+        }
+        let pipe = Pipe::new(layout).ok_or(Error::Invalid)?;
+        // "devring-pipe/<name>" and its NUL.
+        let mut path = [0u8; PREFIX.len() + PIPE_NAMELEN];
+        for (d, s) in path.iter_mut().zip(PREFIX.iter().chain(name)) {
+            *d = *s;
+        }
+        let path = core::ffi::CStr::from_bytes_until_nul(&path).map_err(|_| Error::Invalid)?;
+        let mut pipes = self.pipes.lock(dev)?;
+        if pipes.iter().flatten().any(|e| e.name == req.name) {
+            return Err(Error::Exists);
+        }
+        let free = pipes
+            .iter_mut()
+            .find(|e| e.is_none())
+            .ok_or(Error::Errno(28))?; // ENOSPC
+        let perms = Perms {
+            uid: req.uid,
+            gid: req.gid,
+            mode: perms as i32,
+        };
+        let created = client.create(path, mode, perms, Node::Pipe(pipe))?;
+        *free = Some(Entry {
+            name: req.name,
+            dev: created,
+        });
+        devref::console!(
+            "devring: pipe /dev/{} created ({}, {} slots of {} bytes)",
+            core::str::from_utf8(path.to_bytes()).unwrap_or("?"),
+            if req.mode == 0 { "pcpu" } else { "counted" },
+            slots,
+            buf_size
+        );
+        req.slots = slots;
+        req.buf_size = buf_size;
+        Ok(())
+    }
+
+    fn destroy(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &PipeReq) -> Result<()> {
+        pipe_name(&req.name)?;
+        let mut pipes = self.pipes.lock(dev)?;
+        let slot = pipes
+            .iter_mut()
+            .find(|e| e.as_ref().is_some_and(|e| e.name == req.name))
+            .ok_or(Error::Errno(2))?; // ENOENT
+        let Some(entry) = slot.take() else {
+            return Err(Error::Errno(2));
+        };
+        match client.destroy(entry.dev, DESTROY_TIMEOUT_MS) {
+            Ok(()) => Ok(()),
+            Err((dev, e)) => {
+                // Closed, not torn down: listed until a destroy succeeds.
+                *slot = Some(Entry {
+                    name: entry.name,
+                    dev,
+                });
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! A pipe node: /dev/devring-pipe/<name>, two ends, netmap-style rings in
+//! one region of devref's revocable memory.
+//!
+//! An open file binds one end (DEVRING_IOC_PIPE_BIND, like NIOCREGIF),
+//! maps the region and syncs: TXSYNC moves what its TX ring holds into the
+//! other end's RX ring (buffer indices swapped, no copy), RXSYNC publishes
+//! what arrived and gives back what user space released.  The two ends
+//! never share a lock: each direction is a single-producer single-consumer
+//! link (devring-rings' `pipe`), and each ring has a busy flag taken with
+//! try-lock only (a second sync of the same ring at the same moment gets
+//! EBUSY, as netmap's busy kring).
+//!
+//! Wakeups: a sync that made room or delivered slots wakes the device's
+//! sleepers (blocking syncs, read, write) if one counted itself, and its
+//! pollers if a poll found nothing ready; both flags are Dekker pairs with
+//! the state (SeqCst), so a wakeup is never lost and a sync with nobody
+//! waiting takes no lock.
+//!
+//! The region is allocated by the first bind (devref's regions are made
+//! from inside an op of their device) and goes with the device: on destroy
+//! or kldunload every mapping is revoked (SIGBUS), sleepers get ENXIO.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
+
+use devref::{poll, DeviceRef, Error, IoctlArg, Region, Result, SleepLock, Uio, IO_NDELAY};
+use devring_rings::pipe::{rxsync, txsync, Link, Pool, Synced};
+use devring_rings::shared::{RING_RX, RING_TX};
+use devring_rings::{Dir, KRing, PipeLayout, RingRef};
+
+use crate::abi::{PipeBind, PipeSync, DEVRING_SYNC_WAIT};
+
+/// No end bound (PipeOpen::end).
+const UNBOUND: u32 = u32::MAX;
+
+/// The pipe's memory, once the first bind made it.
+struct Mem {
+    region: Region,
+}
+
+pub struct Pipe {
+    layout: PipeLayout,
+    /// The first bind allocates the region under this lock (it sleeps).
+    init: SleepLock<()>,
+    mem: spin::Once<Mem>,
+    /// Kernel state of each end's TX and RX ring; try-lock only.
+    tx: [spin::Mutex<KRing>; 2],
+    rx: [spin::Mutex<KRing>; 2],
+    /// links[e]: into end e's RX ring, from end 1 - e's TX ring.
+    links: [Link; 2],
+    /// Which ends an open file holds (shared with the open files, which
+    /// give theirs back when they close).
+    claims: Arc<[AtomicBool; 2]>,
+    /// Threads about to sleep in a blocking sync, read or write.
+    sleepers: AtomicU32,
+    /// A poll found nothing ready: the next change notifies.
+    armed: AtomicBool,
+}
+
+/// One open file of a pipe: the end it bound, if any.
+pub struct PipeOpen {
+    end: AtomicU32,
+    claims: Arc<[AtomicBool; 2]>,
+}
+
+impl Drop for PipeOpen {
+    fn drop(&mut self) {
+        // close(2) or destroy: the end is free for another open file.
+        if let Some(c) = self.claims.get(self.end.load(Relaxed) as usize) {
+            c.store(false, SeqCst);
+        }
+    }
+}
+
+impl PipeOpen {
+    fn end(&self) -> Result<usize> {
+        match self.end.load(Relaxed) {
+            UNBOUND => Err(Error::Invalid),
+            e => Ok(e as usize),
+        }
+    }
+}
+
+/// Which ring a sync works on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Tx,
+    Rx,
+}
+
+impl Pipe {
+    /// A pipe of `layout`'s shape (checked by the caller), no memory yet.
+    pub fn new(layout: PipeLayout) -> Option<Pipe> {
+        let n = layout.slots;
+        let k = |d| KRing::new(d, n).map(spin::Mutex::new);
+        Some(Pipe {
+            layout,
+            init: SleepLock::new(()),
+            mem: spin::Once::new(),
+            tx: [k(Dir::Tx)?, k(Dir::Tx)?],
+            rx: [k(Dir::Rx)?, k(Dir::Rx)?],
+            links: [Link::new(n), Link::new(n)],
+            claims: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
+            sleepers: AtomicU32::new(0),
+            armed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn open(&self) -> PipeOpen {
+        PipeOpen {
+            end: AtomicU32::new(UNBOUND),
+            claims: self.claims.clone(),
+        }
+    }
+
+    fn pool(&self) -> Pool {
+        Pool {
+            buffers: self.layout.buffers,
+            buf_size: self.layout.buf_size,
+        }
+    }
+
+    /// The region, made (and its rings written) by the first bind.
+    fn memory(&self, dev: &DeviceRef<'_>) -> Result<&Mem> {
+        if let Some(m) = self.mem.get() {
+            return Ok(m);
+        }
+        let _g = self.init.lock(dev)?;
+        if let Some(m) = self.mem.get() {
+            return Ok(m);
+        }
+        let len = usize::try_from(self.layout.total).map_err(|_| Error::Invalid)?;
+        let region = dev.region_alloc(len, true)?;
+        let words = dev.region(&region).ok_or(Error::Invalid)?;
+        let l = &self.layout;
+        let rings = [
+            (l.ends[0].tx, RING_TX, &self.tx[0]),
+            (l.ends[0].rx, RING_RX, &self.rx[0]),
+            (l.ends[1].tx, RING_TX, &self.tx[1]),
+            (l.ends[1].rx, RING_RX, &self.rx[1]),
+        ];
+        for (r, (off, dir, k)) in (0u32..).zip(rings) {
+            let ring = RingRef::from_words(words, off, l.slots).ok_or(Error::Invalid)?;
+            ring.hdr.num_slots.store(l.slots, Relaxed);
+            ring.hdr.buf_size.store(l.buf_size, Relaxed);
+            ring.hdr.dir.store(dir, Relaxed);
+            for (s, slot) in (0u32..).zip(ring.slots) {
+                slot.buf_idx.store(l.initial_buffer(r, s), Relaxed);
+                slot.len.store(0, Relaxed);
+            }
+            // Nobody syncs before the memory exists: the lock is free.
+            if let Some(k) = k.try_lock() {
+                k.reset(&ring);
+            }
+        }
+        Ok(self.mem.call_once(|| Mem { region }))
+    }
+
+    /// This end's ring and the ring it talks to, in the region.
+    fn rings<'a>(
+        &self,
+        words: &'a [core::sync::atomic::AtomicU32],
+        end: usize,
+        which: Which,
+    ) -> Result<(RingRef<'a>, RingRef<'a>)> {
+        let l = &self.layout;
+        let me = l.ends.get(end).ok_or(Error::Invalid)?;
+        let peer = l.ends.get(1 - end).ok_or(Error::Invalid)?;
+        let (a, b) = match which {
+            Which::Tx => (me.tx, peer.rx),
+            Which::Rx => (me.rx, me.rx),
+        };
+        let r = |off| RingRef::from_words(words, off, l.slots).ok_or(Error::Invalid);
+        Ok((r(a)?, r(b)?))
+    }
+
+    /// One sync of this end's TX or RX ring, then the wakeups it owes.
+    fn sync(&self, dev: &DeviceRef<'_>, end: usize, which: Which) -> Result<Synced> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (ring, other) = self.rings(words, end, which)?;
+        let s = match which {
+            Which::Tx => {
+                let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
+                let mut k = self.tx.get(end).ok_or(Error::Invalid)?.try_lock();
+                let k = k.as_deref_mut().ok_or(Error::Busy)?;
+                txsync(k, &ring, link, &other, self.pool())
+            }
+            Which::Rx => {
+                let link = self.links.get(end).ok_or(Error::Invalid)?;
+                let mut k = self.rx.get(end).ok_or(Error::Invalid)?.try_lock();
+                let k = k.as_deref_mut().ok_or(Error::Busy)?;
+                rxsync(k, &ring, link)
+            }
+        };
+        // A sync that failed may still have moved slots before the bad
+        // one: wake either way (a spurious wakeup costs a re-check).
+        self.kick(dev);
+        s.map_err(|_| Error::Invalid)
+    }
+
+    /// The peer may have something new: wake whoever counted itself.
+    fn kick(&self, dev: &DeviceRef<'_>) {
+        fence(SeqCst);
+        if self.sleepers.load(SeqCst) > 0 {
+            dev.wakeup();
+        }
+        if self.armed.load(SeqCst) && self.armed.swap(false, SeqCst) {
+            dev.notify();
+        }
+    }
+
+    /// Sync until `ready` holds (or once, without `wait`), sleeping on the
+    /// device in between: ENXIO when it closes, EINTR/ERESTART on a signal.
+    fn sync_until(
+        &self,
+        dev: &DeviceRef<'_>,
+        end: usize,
+        which: Which,
+        wait: bool,
+        ready: impl Fn(&Synced) -> bool,
+    ) -> Result<Synced> {
+        let mut moved = 0u32;
+        loop {
+            let mut s = self.sync(dev, end, which)?;
+            moved = moved.saturating_add(s.moved);
+            if !wait || ready(&s) {
+                s.moved = moved;
+                return Ok(s);
+            }
+            self.sleepers.fetch_add(1, SeqCst);
+            let ticket = dev.sleep_ticket();
+            let again = self.sync(dev, end, which);
+            if let Ok(s) = &again {
+                moved = moved.saturating_add(s.moved);
+            }
+            let r = match again {
+                Ok(mut s) if ready(&s) => {
+                    s.moved = moved;
+                    Ok(Some(s))
+                }
+                Ok(_) => dev.sleep(ticket, None).map(|()| None),
+                Err(e) => Err(e),
+            };
+            self.sleepers.fetch_sub(1, SeqCst);
+            if let Some(s) = r? {
+                return Ok(s);
+            }
+        }
+    }
+
+    pub fn ioctl(
+        &self,
+        dev: &DeviceRef<'_>,
+        open: &PipeOpen,
+        arg: &mut IoctlArg<'_>,
+    ) -> Result<()> {
+        match arg.cmd() {
+            crate::abi::DEVRING_IOC_PIPE_BIND => {
+                let mut b: PipeBind = arg.read()?;
+                let end = b.end as usize;
+                let claim = self.claims.get(end).ok_or(Error::Invalid)?;
+                if open.end.load(Relaxed) != UNBOUND {
+                    return Err(Error::Busy);
+                }
+                if claim.compare_exchange(false, true, SeqCst, SeqCst).is_err() {
+                    return Err(Error::Busy);
+                }
+                let mem = match self.memory(dev) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        claim.store(false, SeqCst);
+                        return Err(e);
+                    }
+                };
+                if open
+                    .end
+                    .compare_exchange(UNBOUND, b.end, SeqCst, SeqCst)
+                    .is_err()
+                {
+                    // Another thread bound this file meanwhile.
+                    claim.store(false, SeqCst);
+                    return Err(Error::Busy);
+                }
+                let l = &self.layout;
+                let e = l.ends.get(end).ok_or(Error::Invalid)?;
+                b.slots = l.slots;
+                b.buf_size = l.buf_size;
+                b.buffers = l.buffers;
+                b.offset = mem.region.cookie();
+                b.size = mem.region.len() as u64;
+                b.tx_ofs = e.tx;
+                b.rx_ofs = e.rx;
+                b.buf_ofs = l.bufs;
+                arg.write(&b)
+            }
+            crate::abi::DEVRING_IOC_TXSYNC | crate::abi::DEVRING_IOC_RXSYNC => {
+                let mut r: PipeSync = arg.read()?;
+                if r.flags & !DEVRING_SYNC_WAIT != 0 || r.pad != 0 {
+                    return Err(Error::Invalid);
+                }
+                let end = open.end()?;
+                let which = if arg.cmd() == crate::abi::DEVRING_IOC_TXSYNC {
+                    Which::Tx
+                } else {
+                    Which::Rx
+                };
+                let s =
+                    self.sync_until(dev, end, which, r.flags & DEVRING_SYNC_WAIT != 0, |s| {
+                        s.beyond_cur > 0
+                    })?;
+                r.slots = s.user;
+                r.moved = s.moved;
+                arg.write(&r)
+            }
+            _ => Err(Error::NotTty),
+        }
+    }
+
+    /// poll(2), select(2) and kqueue: sync the rings asked about (as
+    /// netmap's poll does) and report slots beyond cur.  Never sleeps.
+    pub fn poll(&self, dev: &DeviceRef<'_>, open: &PipeOpen, events: i32) -> i32 {
+        let Ok(end) = open.end() else {
+            return poll::POLLERR;
+        };
+        let rd = events & (poll::POLLIN | poll::POLLRDNORM);
+        let wr = events & (poll::POLLOUT | poll::POLLWRNORM);
+        let ask = || {
+            let mut ready = 0;
+            for (bits, which) in [(rd, Which::Rx), (wr, Which::Tx)] {
+                if bits == 0 {
+                    continue;
+                }
+                match self.sync(dev, end, which) {
+                    Ok(s) if s.beyond_cur > 0 => ready |= bits,
+                    Ok(_) | Err(Error::Busy) => {}
+                    Err(_) => ready |= poll::POLLERR,
+                }
+            }
+            ready
+        };
+        let ready = ask();
+        if ready != 0 || rd | wr == 0 {
+            return ready;
+        }
+        // Nothing ready: arm, then look again (see the module doc).
+        self.armed.store(true, SeqCst);
+        ask()
+    }
+
+    /// read(2): one packet (one RX slot) per call, truncated to the
+    /// caller's buffer; EAGAIN when empty and non-blocking.
+    pub fn read(
+        &self,
+        dev: &DeviceRef<'_>,
+        open: &PipeOpen,
+        uio: &mut Uio<'_>,
+        ioflag: i32,
+    ) -> Result<()> {
+        let end = open.end()?;
+        let wait = ioflag & IO_NDELAY == 0;
+        loop {
+            if self.read_one(dev, end, uio)? {
+                return Ok(());
+            }
+            if !wait {
+                return Err(Error::Again);
+            }
+            self.sync_until(dev, end, Which::Rx, true, |s| s.user > 0)?;
+        }
+    }
+
+    /// Take the first arrived slot, if any: copy it out, release it.
+    fn read_one(&self, dev: &DeviceRef<'_>, end: usize, uio: &mut Uio<'_>) -> Result<bool> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (ring, _) = self.rings(words, end, Which::Rx)?;
+        let link = self.links.get(end).ok_or(Error::Invalid)?;
+        let done = {
+            let mut k = self.rx.get(end).ok_or(Error::Invalid)?.try_lock();
+            let k = k.as_deref_mut().ok_or(Error::Busy)?;
+            let s = rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+            if s.user == 0 {
+                false
+            } else {
+                let head = k.head();
+                let slot = ring.slot(head).ok_or(Error::Invalid)?;
+                let (buf, len) = (slot.buf_idx.load(Relaxed), slot.len.load(Relaxed));
+                let off = self.layout.buffer(buf).ok_or(Error::Invalid)?;
+                if len > self.layout.buf_size {
+                    return Err(Error::Invalid);
+                }
+                let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
+                uio.move_region(dev, &mem.region, off, len as usize)?;
+                let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+                ring.publish(next, next, k.tail());
+                rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+                true
+            }
+        };
+        self.kick(dev);
+        Ok(done)
+    }
+
+    /// write(2): one packet per TX slot, up to buf_size bytes each; a
+    /// short write when the ring fills after the first packet, EAGAIN
+    /// (non-blocking) or a sleep before it.
+    pub fn write(
+        &self,
+        dev: &DeviceRef<'_>,
+        open: &PipeOpen,
+        uio: &mut Uio<'_>,
+        ioflag: i32,
+    ) -> Result<()> {
+        let end = open.end()?;
+        let wait = ioflag & IO_NDELAY == 0;
+        let mut sent = false;
+        while uio.resid() > 0 {
+            if self.write_one(dev, end, uio)? {
+                sent = true;
+                continue;
+            }
+            if sent {
+                return Ok(());
+            }
+            if !wait {
+                return Err(Error::Again);
+            }
+            self.sync_until(dev, end, Which::Tx, true, |s| s.user > 0)?;
+        }
+        Ok(())
+    }
+
+    /// Fill the first free TX slot from the caller and send it, if there
+    /// is a free slot.
+    fn write_one(&self, dev: &DeviceRef<'_>, end: usize, uio: &mut Uio<'_>) -> Result<bool> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (ring, peer) = self.rings(words, end, Which::Tx)?;
+        let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
+        let pool = self.pool();
+        let done = {
+            let mut k = self.tx.get(end).ok_or(Error::Invalid)?.try_lock();
+            let k = k.as_deref_mut().ok_or(Error::Busy)?;
+            let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
+            if s.user == 0 {
+                false
+            } else {
+                let head = k.head();
+                let slot = ring.slot(head).ok_or(Error::Invalid)?;
+                let off = self
+                    .layout
+                    .buffer(slot.buf_idx.load(Relaxed))
+                    .ok_or(Error::Invalid)?;
+                let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
+                let n = uio.move_region(dev, &mem.region, off, self.layout.buf_size as usize)?;
+                slot.len.store(n as u32, Relaxed);
+                let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+                ring.publish(next, next, k.tail());
+                txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
+                true
+            }
+        };
+        self.kick(dev);
+        Ok(done)
+    }
+}
