@@ -100,6 +100,12 @@ void	*KSIM(hs_fget)(int fd);
 void	*KSIM(hs_vm_page_new)(long *memoffp);
 void	*KSIM(hs_vm_kva_reserve)(unsigned long npages);
 void	KSIM(hs_vm_kva_set)(void *va, long memoff);
+/*
+ * The PTE of page idx of mapping mapid in address space vs is gone: if vs
+ * is a `kernsim serve` client process, its own mapping of the page goes
+ * too before this returns (host/server.c; a TLB shootdown).
+ */
+void	KSIM(hs_vm_shootdown)(int vs, int mapid, unsigned long idx);
 
 /* ---- Kernel side (kern/), called by the host ---- */
 void	KSIM(k_init)(int ncpu, int osreldate);
@@ -164,12 +170,17 @@ int	KSIM(k_kevent)(void *kq, void *changes, int nchanges, void *events,
 int	KSIM(k_vm_mmap)(int vs, void *fp, unsigned long len, int prot,
 	    int flags, long off, int *mapidp);
 int	KSIM(k_vm_munmap)(int vs, int mapid);
-int	KSIM(k_vm_page_memoff)(int vs, int mapid, unsigned long idx,
-	    long *memoffp);
 /* A 32-bit load or store at byte off of the mapping. */
 int	KSIM(k_vm_touch)(int vs, int mapid, unsigned long off, int write,
 	    unsigned int *valp);
 int	KSIM(k_vm_fork)(int parent, int child);
+/* A client process's address space: new and empty, or its fork. */
+int	KSIM(k_vm_vs_new)(void);
+int	KSIM(k_vm_fork_vs)(int parent, int child, int *childp);
+/* A client's page fault at byte off of its mapping: KS_TOUCH_*, and
+ * where the page lives (hs_vm_page_new's memoff) on KS_TOUCH_OK. */
+int	KSIM(k_vm_user_fault)(int vs, int mapid, unsigned long off, int write,
+	    long *memoffp);
 void	KSIM(k_vm_exit)(int vs);
 /* mlock(2) of the whole mapping; a kernel hold (a pipe write) of
  * [off, off + len): its id; its release. */

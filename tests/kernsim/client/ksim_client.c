@@ -19,6 +19,7 @@
 
 #define	_GNU_SOURCE	1	/* O_DIRECT */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,11 +32,21 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "../host/proto.h"
+
+/* kern_intf.h: what a fault ends in. */
+#define	KS_TOUCH_OK		0
+#define	KS_TOUCH_SIGBUS_OBJERR	1
+#define	KS_TOUCH_SIGSEGV_ACCERR	2
 
 int	__real_open(const char *, int, ...);
 int	__real_close(int);
@@ -87,30 +98,15 @@ die(const char *why)
 	_exit(3);
 }
 
+static int ksim_connect(void);
+static int copy_fault(const void *, size_t, int);
+
 static int
 connection(void)
 {
-	struct sockaddr_un sun;
-	struct ksim_req req;
-	struct ksim_rep rep;
-	const char *path = getenv("KSIM_SOCKET");
 
-	if (conn >= 0)
-		return (conn);
-	if (path == NULL)
-		die("KSIM_SOCKET is not set");
-	conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(conn, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-		die("cannot connect to the kernsim server");
-	memset(&req, 0, sizeof(req));
-	req.op = KSIM_OP_HELLO;
-	req.a[0] = getpid();
-	if (ksim_send_all(conn, &req, sizeof(req)) != 0 ||
-	    ksim_recv_all(conn, &rep, sizeof(rep)) != 0)
-		die("the kernsim server went away");
+	if (conn < 0)
+		conn = ksim_connect();
 	return (conn);
 }
 
@@ -251,8 +247,20 @@ __wrap_read(int fd, void *buf, size_t len)
 {
 	int64_t a[2] = { fd, (int64_t)len };
 
-	if (!is_ksim(fd))
-		return (__real_read(fd, buf, len));
+	ssize_t r;
+	int tries;
+
+	if (!is_ksim(fd)) {
+		for (tries = 0; (r = __real_read(fd, buf, len)) < 0 &&
+		    errno == EFAULT && tries < 64 &&
+		    copy_fault(buf, len, 1) == 0; tries++)
+			;
+		if (r < 0 && errno != EFAULT)
+			return (r);
+		if (r < 0)
+			errno = EFAULT;
+		return (r);
+	}
 	return ((ssize_t)call(KSIM_OP_READ, a, 2, NULL, 0, buf, len));
 }
 
@@ -261,8 +269,20 @@ __wrap_write(int fd, const void *buf, size_t len)
 {
 	int64_t a[1] = { fd };
 
-	if (!is_ksim(fd))
-		return (__real_write(fd, buf, len));
+	ssize_t r;
+	int tries;
+
+	if (!is_ksim(fd)) {
+		for (tries = 0; (r = __real_write(fd, buf, len)) < 0 &&
+		    errno == EFAULT && tries < 64 &&
+		    copy_fault(buf, len, 0) == 0; tries++)
+			;
+		if (r < 0 && errno != EFAULT)
+			return (r);
+		if (r < 0)
+			errno = EFAULT;
+		return (r);
+	}
 	return ((ssize_t)call(KSIM_OP_WRITE, a, 1, buf, len, NULL, 0));
 }
 
@@ -300,93 +320,494 @@ __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 }
 
 /*
- * mmap(2) of a kernsim device: the server makes the mapping (its process
- * 0), faults every page in and says where each lives in its memory file,
- * which is mapped here page by page, so both see the same bytes.  The
- * mapping here is not revoked with the server's PTEs (README: gaps).
+ * mmap(2) of a kernsim device, and the client's side of the simulated VM.
+ *
+ * The mapping lives in this process's address space in the server's VM
+ * model (kern/vm_map.c; made at the first mmap, or by fork).  Here it is
+ * an inaccessible reservation of its pages; the pages this process may
+ * touch without a fault are exactly those the server has a PTE for in
+ * that address space, mapped from the server's memory file (the
+ * simulated physical memory), so both see the same bytes:
+ *
+ *  - a touch of a page not mapped here raises SIGSEGV; the handler
+ *    (ksim_fault) asks the server to run the fault (amd64/amd64/trap.c
+ *    trap_pfault -> vm/vm_fault.c vm_fault -> the pager) and either maps
+ *    the page the PTE names and returns, so the access is retried, or
+ *    delivers the signal the fault ends in: SIGBUS with BUS_OBJERR and
+ *    si_addr sent to this very thread (trapsignal), SIGSEGV to the
+ *    program's own handler.  A SIGSEGV anywhere else goes to the program's
+ *    handler (sigaction(SIGSEGV) is kept here) or kills the process;
+ *  - when the server's pmap_remove_all() removes one of this process's
+ *    PTEs, it sends a shootdown on the process's shootdown channel and
+ *    waits: the shootdown thread (sd_main) replaces the page with an
+ *    inaccessible one and answers, as a TLB shootdown completes before
+ *    pmap_remove_all returns.  A fault racing it does not map a page
+ *    whose shootdown came after it asked (the page's epoch);
+ *  - mlock(2) of a kernsim mapping wires its pages in the server's VM
+ *    (vm_map_wire); fork(2) forks the address space (vmspace_fork: the
+ *    mappings shared, the child's page table empty, so every page here is
+ *    made inaccessible in the child); waitpid(2) returns once the server
+ *    has processed the child's exit (its vmspace_exit);
+ *  - a write(2) or read(2) on a Linux descriptor from or into a kernsim
+ *    mapping is a copyin/copyout: Linux answers EFAULT for a page not
+ *    mapped here, which is then faulted through the server as the kernel
+ *    would (trap_pfault from kernel mode); EFAULT stands if that fails.
  */
 #define	KSIM_MAXMAPS	64
+#define	KSIM_PG		4096
 static struct {
-	char	*base;
-	size_t	 len;
-	int64_t	 mapid;
+	char		*base;
+	size_t		 len;		/* whole pages */
+	int64_t		 mapid;
+	int		 prot;
+	int		 live;
+	unsigned	*epoch;		/* per page: shootdowns seen */
 } maps[KSIM_MAXMAPS];
-static pthread_mutex_t maps_mtx = PTHREAD_MUTEX_INITIALIZER;
+static volatile int maps_lock;		/* a spinlock: the fault handler */
+static int memfd = -1;			/* the server's memory file */
+static pid_t sd_pid;			/* the process the channel serves */
+static int64_t fork_vs;			/* the address space fork made */
+static int have_vs;			/* this process has mappings */
+static struct sigaction user_segv;	/* the program's SIGSEGV action */
+static int segv_installed;
+
+static void
+maps_enter(void)
+{
+
+	while (__atomic_exchange_n(&maps_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		sched_yield();
+}
+
+static void
+maps_leave(void)
+{
+
+	__atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* maps_lock held: the live mapping holding p, or -1. */
+static int
+map_find(const void *p)
+{
+	const char *c = p;
+	int k;
+
+	for (k = 0; k < KSIM_MAXMAPS; k++)
+		if (maps[k].live && c >= maps[k].base &&
+		    c < maps[k].base + maps[k].len)
+			return (k);
+	return (-1);
+}
+
+static void
+page_none(char *page)
+{
+
+	if (__real_mmap(page, KSIM_PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_FIXED, -1, 0) != page)
+		die("cannot unmap a page");
+}
+
+/* The shootdown channel: each message names a page to drop, then ack. */
+static void *
+sd_main(void *arg)
+{
+	struct ksim_shootdown m;
+	int s = (int)(intptr_t)arg, k;
+	char ack = 1;
+
+	for (;;) {
+		if (ksim_recv_all(s, &m, sizeof(m)) != 0)
+			break;
+		maps_enter();
+		for (k = 0; k < KSIM_MAXMAPS; k++)
+			if (maps[k].live && maps[k].mapid == m.mapid)
+				break;
+		if (k < KSIM_MAXMAPS && m.page >= 0 &&
+		    (size_t)m.page < maps[k].len / KSIM_PG) {
+			__atomic_add_fetch(&maps[k].epoch[m.page], 1,
+			    __ATOMIC_RELEASE);
+			page_none(maps[k].base + m.page * KSIM_PG);
+		}
+		maps_leave();
+		if (ksim_send_all(s, &ack, 1) != 0)
+			break;
+	}
+	return (NULL);
+}
+
+static int
+ksim_connect(void)
+{
+	struct sockaddr_un sun;
+	struct ksim_req req;
+	struct ksim_rep rep;
+	const char *path = getenv("KSIM_SOCKET");
+	int s;
+
+	if (path == NULL)
+		die("KSIM_SOCKET is not set");
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		die("cannot connect to the kernsim server");
+	memset(&req, 0, sizeof(req));
+	req.op = KSIM_OP_HELLO;
+	req.a[0] = getpid();
+	req.a[1] = fork_vs;
+	if (ksim_send_all(s, &req, sizeof(req)) != 0 ||
+	    ksim_recv_all(s, &rep, sizeof(rep)) != 0)
+		die("the kernsim server went away");
+	return (s);
+}
+
+/* This process's shootdown channel and its thread, once per process. */
+static void
+sd_start(void)
+{
+	struct ksim_req req;
+	struct ksim_rep rep;
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int s;
+
+	if (sd_pid == getpid())
+		return;
+	s = ksim_connect();
+	memset(&req, 0, sizeof(req));
+	req.op = KSIM_OP_SHOOTDOWN;
+	if (ksim_send_all(s, &req, sizeof(req)) != 0 ||
+	    ksim_recv_all(s, &rep, sizeof(rep)) != 0 || rep.err != 0)
+		die("no shootdown channel");
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, sd_main, (void *)(intptr_t)s) != 0)
+		die("no shootdown thread");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sd_pid = getpid();
+}
+
+static int
+real_sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+{
+	static int (*fn)(int, const struct sigaction *, struct sigaction *);
+
+	if (fn == NULL)
+		fn = (int (*)(int, const struct sigaction *,
+		    struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+	return (fn(sig, act, oact));
+}
+
+/* A SIGSEGV the program should see: its handler, or the default. */
+static void
+segv_to_program(siginfo_t *si, void *uc)
+{
+	struct sigaction sa = user_segv;
+	sigset_t old;
+
+	if ((sa.sa_flags & SA_SIGINFO) == 0 && (sa.sa_handler == SIG_DFL ||
+	    sa.sa_handler == SIG_IGN)) {
+		/* The access is retried and kills the process. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		real_sigaction(SIGSEGV, &sa, NULL);
+		segv_installed = 0;
+		return;
+	}
+	if ((sa.sa_flags & SA_RESETHAND) != 0) {
+		memset(&user_segv, 0, sizeof(user_segv));
+		user_segv.sa_handler = SIG_DFL;
+	}
+	pthread_sigmask(SIG_BLOCK, &sa.sa_mask, &old);
+	if ((sa.sa_flags & SA_SIGINFO) != 0)
+		sa.sa_sigaction(SIGSEGV, si, uc);
+	else
+		sa.sa_handler(SIGSEGV);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
+ * Fault page idx of mapping k (maps_lock not held) through the server:
+ * KS_TOUCH_OK once the page is mapped here (or a shootdown overtook it:
+ * the access retries), else the signal the fault ends in.
+ */
+static int
+fault_in(int k, size_t idx, size_t off, int write)
+{
+	int64_t a[3], memoff = -1;
+	unsigned e0;
+	int rv;
+
+	e0 = __atomic_load_n(&maps[k].epoch[idx], __ATOMIC_ACQUIRE);
+	a[0] = maps[k].mapid;
+	a[1] = (int64_t)off;
+	a[2] = write;
+	rv = (int)call(KSIM_OP_FAULT, a, 3, NULL, 0, &memoff,
+	    sizeof(memoff));
+	if (rv != KS_TOUCH_OK)
+		return (rv);
+	maps_enter();
+	if (maps[k].live && maps[k].mapid == a[0] &&
+	    __atomic_load_n(&maps[k].epoch[idx], __ATOMIC_ACQUIRE) == e0 &&
+	    __real_mmap(maps[k].base + idx * KSIM_PG, KSIM_PG, maps[k].prot,
+	    MAP_SHARED | MAP_FIXED, memfd, (off_t)memoff) == MAP_FAILED)
+		die("cannot map a page");
+	maps_leave();
+	return (KS_TOUCH_OK);
+}
+
+static void
+ksim_fault(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	siginfo_t bus;
+	size_t off;
+	int k, rv, write, saved = errno;
+
+	maps_enter();
+	k = si->si_code > 0 ? map_find(si->si_addr) : -1;
+	off = k >= 0 ? (size_t)((char *)si->si_addr - maps[k].base) : 0;
+	maps_leave();
+	if (k < 0) {
+		segv_to_program(si, ucv);
+		errno = saved;
+		return;
+	}
+	/* x86 page fault error code: bit 1, a write. */
+	write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+	rv = fault_in(k, off / KSIM_PG, off, write);
+	switch (rv) {
+	case KS_TOUCH_OK:
+		break;
+	case KS_TOUCH_SIGBUS_OBJERR:
+		/* trapsignal(): SIGBUS to the faulting thread. */
+		memset(&bus, 0, sizeof(bus));
+		bus.si_signo = SIGBUS;
+		bus.si_code = BUS_OBJERR;
+		bus.si_addr = si->si_addr;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS,
+		    &bus);
+		break;
+	default:
+		si->si_code = rv == KS_TOUCH_SIGSEGV_ACCERR ? SEGV_ACCERR :
+		    SEGV_MAPERR;
+		segv_to_program(si, ucv);
+	}
+	(void)sig;
+	errno = saved;
+}
+
+static void
+segv_install(void)
+{
+	struct sigaction sa;
+
+	if (segv_installed)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = ksim_fault;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	real_sigaction(SIGSEGV, &sa, &user_segv);
+	segv_installed = 1;
+}
+
+/* The program's sigaction(SIGSEGV) while the fault handler is in place. */
+int
+sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+{
+
+	if (sig != SIGSEGV || !segv_installed)
+		return (real_sigaction(sig, act, oact));
+	if (oact != NULL)
+		*oact = user_segv;
+	if (act != NULL)
+		user_segv = *act;
+	return (0);
+}
 
 void *
 __wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	static int64_t mo[4 + 4096];
-	int64_t a[5], n, i;
-	char path[64], *base, *p;
-	size_t total;
-	int mfd, k;
+	int64_t a[5], mo[5];
+	char path[64], *base;
+	unsigned *epoch;
+	int k;
 
 	if (!is_ksim(fd))
 		return (__real_mmap(addr, len, prot, flags, fd, off));
+	sd_start();
+	segv_install();
 	a[0] = fd;
 	a[1] = (int64_t)len;
 	a[2] = prot;
 	a[3] = (flags & MAP_SHARED) != 0;
 	a[4] = off;
-	pthread_mutex_lock(&maps_mtx);
 	memset(mo, 0, sizeof(mo));
-	if (call(KSIM_OP_MMAP, a, 5, NULL, 0, mo, sizeof(mo)) < 0) {
-		pthread_mutex_unlock(&maps_mtx);
+	if (call(KSIM_OP_MMAP, a, 5, NULL, 0, mo, sizeof(mo)) < 0)
 		return (MAP_FAILED);
+	have_vs = 1;
+	if (memfd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mo[0],
+		    (int)mo[1]);
+		if ((memfd = __real_open(path, O_RDWR | O_CLOEXEC)) < 0)
+			die("cannot open the server's memory");
 	}
-	n = (int64_t)((mo[3] + len + 4095) / 4096);
-	total = (size_t)n * 4096;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mo[0], (int)mo[1]);
-	mfd = __real_open(path, O_RDWR);
-	base = __real_mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-	    -1, 0);
-	if (mfd < 0 || base == MAP_FAILED)
-		die("kernsim client: cannot map the server's memory");
-	for (i = 0; i < n; i++) {
-		if (mo[4 + i] < 0)
-			continue;	/* no page: touching it faults */
-		p = __real_mmap(base + i * 4096, 4096, prot,
-		    MAP_SHARED | MAP_FIXED, mfd, (off_t)mo[4 + i]);
-		if (p == MAP_FAILED)
-			die("kernsim client: cannot map a page");
-	}
-	__real_close(mfd);
+	base = __real_mmap(NULL, (size_t)mo[4] * KSIM_PG, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	epoch = calloc((size_t)mo[4], sizeof(*epoch));
+	if (base == MAP_FAILED || epoch == NULL)
+		die("cannot reserve the mapping");
+	maps_enter();
 	for (k = 0; k < KSIM_MAXMAPS; k++)
 		if (maps[k].base == NULL) {
 			maps[k].base = base;
-			maps[k].len = total;
+			maps[k].len = (size_t)mo[4] * KSIM_PG;
 			maps[k].mapid = mo[2];
+			maps[k].prot = prot;
+			maps[k].epoch = epoch;
+			maps[k].live = 1;
 			break;
 		}
-	pthread_mutex_unlock(&maps_mtx);
+	maps_leave();
 	if (k == KSIM_MAXMAPS)
-		die("kernsim client: too many mappings");
+		die("too many mappings");
 	return (base + mo[3]);
 }
 
 int
 __wrap_munmap(void *addr, size_t len)
 {
-	char *p = addr;
 	int64_t a[1];
+	unsigned *epoch;
 	int k;
 
-	pthread_mutex_lock(&maps_mtx);
-	for (k = 0; k < KSIM_MAXMAPS; k++)
-		if (maps[k].base != NULL && p >= maps[k].base &&
-		    p < maps[k].base + maps[k].len)
-			break;
-	if (k == KSIM_MAXMAPS) {
-		pthread_mutex_unlock(&maps_mtx);
+	maps_enter();
+	if ((k = map_find(addr)) < 0) {
+		maps_leave();
 		return (__real_munmap(addr, len));
 	}
 	/* kernsim: the whole mapping goes, whatever part is named. */
+	maps[k].live = 0;
 	__real_munmap(maps[k].base, maps[k].len);
 	a[0] = maps[k].mapid;
+	epoch = maps[k].epoch;
 	maps[k].base = NULL;
-	pthread_mutex_unlock(&maps_mtx);
+	maps[k].epoch = NULL;
+	maps_leave();
+	free(epoch);
 	return ((int)call(KSIM_OP_MUNMAP, a, 1, NULL, 0, NULL, 0));
+}
+
+/*
+ * copyin/copyout on a kernsim mapping, after Linux said EFAULT: each of
+ * its pages in [p, p + len) not mapped here is faulted through the server
+ * (trap_pfault from kernel mode: vm_fault, EFAULT through pcb_onfault
+ * when it fails).  0 when the call may be retried.
+ */
+static int
+copy_fault(const void *p, size_t len, int write)
+{
+	const char *c = p, *end = c + len;
+	size_t off;
+	int k, any = 0;
+
+	while (c < end) {
+		maps_enter();
+		k = map_find(c);
+		off = k >= 0 ? (size_t)(c - maps[k].base) : 0;
+		maps_leave();
+		if (k >= 0) {
+			if (fault_in(k, off / KSIM_PG, off, write) !=
+			    KS_TOUCH_OK)
+				return (-1);
+			any = 1;
+		}
+		c = (const char *)(((uintptr_t)c | (KSIM_PG - 1)) + 1);
+	}
+	return (any ? 0 : -1);
+}
+
+/* mlock(2) of a kernsim mapping: vm_map_wire in the server's VM. */
+int
+mlock(const void *addr, size_t len)
+{
+	int64_t a[1];
+	int k;
+
+	maps_enter();
+	k = map_find(addr);
+	a[0] = k >= 0 ? maps[k].mapid : 0;
+	maps_leave();
+	if (k < 0)
+		return ((int)syscall(SYS_mlock, addr, len));
+	return ((int)call(KSIM_OP_MLOCK, a, 1, NULL, 0, NULL, 0));
+}
+
+/*
+ * fork(2): kern/kern_fork.c fork1 -> vm_forkproc -> vmspace_fork, made
+ * by the server before the process is copied; the child starts with an
+ * empty page table (every kernsim page inaccessible here), connections
+ * and a shootdown channel of its own.
+ */
+pid_t
+fork(void)
+{
+	static pid_t (*real_fork)(void);
+	int64_t a[1];
+	pid_t pid;
+	int k;
+
+	if (real_fork == NULL)
+		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	if (!have_vs)
+		return (real_fork());
+	a[0] = call(KSIM_OP_FORK, NULL, 0, NULL, 0, NULL, 0);
+	if (a[0] < 0)
+		return (-1);
+	pid = real_fork();
+	if (pid == 0) {
+		conn = -1;
+		fork_vs = a[0];
+		maps_lock = 0;
+		for (k = 0; k < KSIM_MAXMAPS; k++)
+			if (maps[k].live)
+				if (__real_mmap(maps[k].base, maps[k].len,
+				    PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+				    MAP_FIXED, -1, 0) == MAP_FAILED)
+					die("cannot empty the child's mapping");
+		(void)connection();
+		sd_start();
+		return (0);
+	}
+	if (pid < 0)
+		(void)call(KSIM_OP_VSFREE, a, 1, NULL, 0, NULL, 0);
+	return (pid);
+}
+
+/* wait4 returns after the child's exit, vmspace_exit included. */
+pid_t
+waitpid(pid_t wpid, int *status, int options)
+{
+	int64_t a[1];
+	pid_t pid;
+	int st = 0;
+
+	pid = (pid_t)syscall(SYS_wait4, wpid, &st, options, NULL);
+	if (pid > 0 && have_vs && (WIFEXITED(st) || WIFSIGNALED(st))) {
+		a[0] = pid;
+		(void)call(KSIM_OP_REAPED, a, 1, NULL, 0, NULL, 0);
+	}
+	if (pid > 0 && status != NULL)
+		*status = st;
+	return (pid);
 }
 
 int

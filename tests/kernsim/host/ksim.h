@@ -177,8 +177,13 @@ int	ksys_mmap_vs(int vs, int fd, unsigned long len, int prot, int flags,
 int	ksim_vm_command(int ac, char **av, int *(*fdslot)(const char *, int),
 	    int *errp);
 void	ksim_vm_check(const char *when);
-int	ksys_mmap_client(int fd, unsigned long len, int prot, int shared,
-	    long off, int64_t *out, size_t *noutp, int *errp);
+int	ksys_mmap_client(int vs, int fd, unsigned long len, int prot,
+	    int shared, long off, int64_t *out, int *errp);
+int	ksys_vm_user_fault(int vs, int mapid, unsigned long off, int write,
+	    long *memoffp);
+int	ksys_vm_mlock(int vs, int mapid, int *errp);
+int	ksys_vm_vs_new(int parent);
+void	ksys_vm_exit(int vs);
 int	ksys_munmap_vs(int vs, int mapid, int *errp);
 
 /* main.c, server.c */

@@ -18,7 +18,9 @@
 #include <errno.h>
 #include <stdint.h>
 
-#define	KSIM_OP_HELLO		1	/* a[0] = pid */
+#define	KSIM_OP_HELLO		1	/* a[0] = pid, a[1] = the address space
+					   a fork made for it (KSIM_OP_FORK),
+					   0: none */
 #define	KSIM_OP_OPEN		2	/* a[0] = FreeBSD oflags; path */
 #define	KSIM_OP_CLOSE		3	/* a[0] = fd */
 #define	KSIM_OP_IOCTL		4	/* a[0] = fd, a[1] = cmd, a[2] = int arg;
@@ -35,8 +37,7 @@
 #define	KSIM_OP_MMAP		12	/* a[0] = fd, a[1] = len, a[2] = prot,
 					   a[3] = shared, a[4] = offset; out:
 					   int64 {server pid, memory fd,
-					   mapping, page offset, each page's
-					   offset in the memory file} */
+					   mapping, page offset, pages} */
 #define	KSIM_OP_CMD		13	/* a kernsim script command line;
 					   out: its output */
 #define	KSIM_OP_SHUTDOWN	14
@@ -46,6 +47,25 @@
 					   (-1: none); in: changes; out:
 					   events (64-byte struct kevent) */
 #define	KSIM_OP_MUNMAP		17	/* a[0] = mapping (KSIM_OP_MMAP) */
+#define	KSIM_OP_FAULT		18	/* a[0] = mapping, a[1] = byte offset
+					   from its first page, a[2] = write;
+					   ret: KS_TOUCH_*; out: int64 the
+					   page's offset in the memory file */
+#define	KSIM_OP_MLOCK		19	/* a[0] = mapping */
+#define	KSIM_OP_FORK		20	/* ret: the child's address space */
+#define	KSIM_OP_VSFREE		21	/* a[0] = address space (fork failed) */
+#define	KSIM_OP_SHOOTDOWN	22	/* this connection is the process's
+					   shootdown channel: the server sends
+					   struct ksim_shootdown, the client
+					   answers one byte once its mapping
+					   of that page is gone */
+#define	KSIM_OP_REAPED		23	/* a[0] = pid: returns once the server
+					   finished that process's exit */
+
+struct ksim_shootdown {
+	int64_t		mapid;
+	int64_t		page;		/* index from the mapping's first */
+};
 
 struct ksim_req {
 	uint32_t	op;

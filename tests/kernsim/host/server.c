@@ -9,10 +9,20 @@
  * Each connection is served by its own simulated thread.  Descriptors are
  * owned by the client process that opened them: when its last connection
  * goes, its descriptors are closed (process exit: kern/kern_descrip.c
- * fdescfree closes every file).
+ * fdescfree closes every file) and its address space goes (exit1 ->
+ * vmspace_exit).
+ *
+ * A client process that maps a device has an address space of its own in
+ * the simulated VM (kern/vm_map.c), made at its first mmap or, for a
+ * child, by the fork (vm/vm_map.c vmspace_fork, KSIM_OP_FORK), and a
+ * shootdown channel: when pmap_remove_all() takes a PTE out of that
+ * address space, hs_vm_shootdown() below has the client drop its own
+ * mapping of the page and waits for it, as a TLB shootdown waits for
+ * every CPU (x86/x86/mp_x86.c smp_targeted_tlb_shootdown).
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,9 +44,12 @@ static struct {
 static struct {
 	int	pid;
 	int	conns;
+	int	exiting;	/* its exit is being processed */
+	int	vs;		/* its address space, 0: none yet */
+	int	sd;		/* its shootdown channel, -1: none */
+	pthread_mutex_t	sd_mtx;	/* one shootdown at a time */
 } procs[256];
 static pthread_mutex_t own_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t mmap_mtx = PTHREAD_MUTEX_INITIALIZER;
 static volatile int shutting_down;
 static int listen_fd;
 
@@ -68,37 +81,6 @@ disown(int fd)
 }
 
 static void
-proc_conn(int pid, int delta)
-{
-	int i, fds[MAXOWN], n = 0, e, last = 0;
-
-	pthread_mutex_lock(&own_mtx);
-	for (i = 0; i < 256; i++)
-		if (procs[i].pid == pid && procs[i].conns > 0)
-			break;
-	if (i == 256 && delta > 0)
-		for (i = 0; i < 256; i++)
-			if (procs[i].conns == 0) {
-				procs[i].pid = pid;
-				break;
-			}
-	if (i < 256) {
-		procs[i].conns += delta;
-		last = procs[i].conns == 0;
-	}
-	if (last)
-		for (i = 0; i < MAXOWN; i++)
-			if (owners[i].fd != 0 && owners[i].pid == pid) {
-				fds[n++] = owners[i].fd;
-				owners[i].fd = 0;
-			}
-	pthread_mutex_unlock(&own_mtx);
-	/* The process is gone: exit closes its descriptors. */
-	for (i = 0; i < n; i++)
-		ksys_close(fds[i], &e);
-}
-
-static void
 reply(int s, int64_t ret, int err, const void *buf, size_t len)
 {
 	struct ksim_rep rep;
@@ -110,6 +92,192 @@ reply(int s, int64_t ret, int err, const void *buf, size_t len)
 		(void)ksim_send_all(s, buf, len);
 }
 
+static void
+procs_init(void)
+{
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		procs[i].sd = -1;
+		pthread_mutex_init(&procs[i].sd_mtx, NULL);
+	}
+}
+
+/* own_mtx held: the live entry of pid, or -1. */
+static int
+proc_find(int pid)
+{
+	int i;
+
+	for (i = 0; i < 256; i++)
+		if (procs[i].pid == pid && (procs[i].conns > 0 ||
+		    procs[i].exiting))
+			return (i);
+	return (-1);
+}
+
+static void
+proc_conn(int pid, int delta, int forkvs)
+{
+	int i, fds[MAXOWN], n = 0, e, last = 0, vs = 0;
+
+	pthread_mutex_lock(&own_mtx);
+	i = proc_find(pid);
+	if (i < 0 && delta > 0)
+		for (i = 0; i < 256; i++)
+			if (procs[i].conns == 0 && !procs[i].exiting) {
+				procs[i].pid = pid;
+				procs[i].vs = 0;
+				break;
+			}
+	if (i >= 0 && i < 256) {
+		procs[i].conns += delta;
+		if (forkvs > 0 && procs[i].vs == 0)
+			procs[i].vs = forkvs;
+		last = procs[i].conns == 0;
+		if (last) {
+			procs[i].exiting = 1;
+			vs = procs[i].vs;
+			procs[i].vs = 0;
+		}
+	}
+	if (last)
+		for (i = 0; i < MAXOWN; i++)
+			if (owners[i].fd != 0 && owners[i].pid == pid) {
+				fds[n++] = owners[i].fd;
+				owners[i].fd = 0;
+			}
+	pthread_mutex_unlock(&own_mtx);
+	if (!last)
+		return;
+	/* The process is gone: exit closes its descriptors... */
+	for (i = 0; i < n; i++)
+		ksys_close(fds[i], &e);
+	/* ...and vmspace_exit drops its mappings. */
+	if (vs > 0)
+		ksys_vm_exit(vs);
+	pthread_mutex_lock(&own_mtx);
+	if ((i = proc_find(pid)) >= 0 && procs[i].conns == 0)
+		procs[i].exiting = 0;
+	pthread_mutex_unlock(&own_mtx);
+}
+
+/* The address space of client process pid, made at its first need. */
+static int
+proc_vs(int pid)
+{
+	int i, vs;
+
+	pthread_mutex_lock(&own_mtx);
+	i = proc_find(pid);
+	vs = i >= 0 ? procs[i].vs : -1;
+	pthread_mutex_unlock(&own_mtx);
+	if (vs != 0)
+		return (vs);
+	vs = ksys_vm_vs_new(-1);
+	pthread_mutex_lock(&own_mtx);
+	if ((i = proc_find(pid)) >= 0 && procs[i].vs == 0) {
+		procs[i].vs = vs;
+		vs = -vs;	/* taken */
+	}
+	pthread_mutex_unlock(&own_mtx);
+	if (vs > 0) {		/* raced with another thread of pid */
+		ksys_vm_exit(vs);
+		return (proc_vs(pid));
+	}
+	return (-vs);
+}
+
+/*
+ * kern_intf.h hs_vm_shootdown(): pmap_remove_all() took the PTE of page
+ * idx of mapping mapid out of address space vs (HS_LOCK_VM held).  If vs
+ * is a client process's, tell the process and wait for its answer: its
+ * own mapping of the page is gone then (amd64/amd64/pmap.c
+ * pmap_remove_all -> pmap_invalidate_page, whose shootdown IPI is waited
+ * for in x86/x86/mp_x86.c smp_targeted_tlb_shootdown).  A process whose
+ * channel is closed has exited.
+ */
+void
+ksim_hs_vm_shootdown(int vs, int mapid, unsigned long idx)
+{
+	struct ksim_shootdown m;
+	pthread_mutex_t *mtx = NULL;
+	char ack;
+	int i;
+
+	pthread_mutex_lock(&own_mtx);
+	for (i = 0; i < 256; i++)
+		if (procs[i].vs == vs && procs[i].conns > 0) {
+			mtx = &procs[i].sd_mtx;
+			break;
+		}
+	pthread_mutex_unlock(&own_mtx);
+	if (mtx == NULL)
+		return;		/* not a client's (or exiting) */
+	m.mapid = mapid;
+	m.page = (int64_t)idx;
+	pthread_mutex_lock(mtx);
+	if (procs[i].sd < 0)
+		ksim_failf("kernsim serve: a client (pid %d) has PTEs but no "
+		    "shootdown channel", procs[i].pid);
+	if (ksim_send_all(procs[i].sd, &m, sizeof(m)) == 0)
+		(void)ksim_recv_all(procs[i].sd, &ack, 1);
+	pthread_mutex_unlock(mtx);
+}
+
+/*
+ * KSIM_OP_SHOOTDOWN: connection s is pid's shootdown channel until the
+ * process closes it (exits); hs_vm_shootdown() talks on it meanwhile.
+ */
+static void
+shootdown_channel(int s, int pid)
+{
+	struct pollfd pfd;
+	int i;
+
+	pthread_mutex_lock(&own_mtx);
+	i = proc_find(pid);
+	pthread_mutex_unlock(&own_mtx);
+	if (i < 0) {
+		reply(s, -1, FB_EINVAL, NULL, 0);
+		return;
+	}
+	pthread_mutex_lock(&procs[i].sd_mtx);
+	procs[i].sd = s;
+	pthread_mutex_unlock(&procs[i].sd_mtx);
+	reply(s, 0, 0, NULL, 0);
+	pfd.fd = s;
+	pfd.events = POLLRDHUP;
+	for (;;) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		if ((pfd.revents & (POLLRDHUP | POLLHUP | POLLERR |
+		    POLLNVAL)) != 0)
+			break;
+	}
+	pthread_mutex_lock(&procs[i].sd_mtx);
+	procs[i].sd = -1;
+	pthread_mutex_unlock(&procs[i].sd_mtx);
+}
+
+/* KSIM_OP_REAPED: wait4 returns only after exit1 is done with pid. */
+static void
+wait_reaped(int pid)
+{
+	int k, live;
+
+	for (k = 0; k < 10000; k++) {
+		pthread_mutex_lock(&own_mtx);
+		live = proc_find(pid) >= 0;
+		pthread_mutex_unlock(&own_mtx);
+		if (!live)
+			return;
+		usleep(1000);
+	}
+}
+
+
 #define	FB_IOCPARM_LEN(x)	(((x) >> 16) & 0x1fff)
 #define	FB_IOC_VOID		0x20000000UL
 #define	FB_IOC_OUT		0x40000000UL
@@ -118,7 +286,7 @@ reply(int s, int64_t ret, int err, const void *buf, size_t len)
 static void *
 conn_main(void *arg)
 {
-	int s = (int)(intptr_t)arg, pid = 0, e, fd, n, i;
+	int s = (int)(intptr_t)arg, pid = 0, e, fd, n, i, sd = 0;
 	struct ksim_req req;
 	char name[32], *pl = NULL, *out = NULL;
 	long r;
@@ -137,8 +305,42 @@ conn_main(void *arg)
 		e = 0;
 		switch (req.op) {
 		case KSIM_OP_HELLO:
+			if (pid != 0) {
+				reply(s, -1, FB_EINVAL, NULL, 0);
+				break;
+			}
 			pid = (int)req.a[0];
-			proc_conn(pid, 1);
+			proc_conn(pid, 1, (int)req.a[1]);
+			reply(s, 0, 0, NULL, 0);
+			break;
+		case KSIM_OP_SHOOTDOWN:
+			shootdown_channel(s, pid);
+			sd = 1;
+			break;
+		case KSIM_OP_FAULT: {
+			int64_t memoff;
+			long mo = -1;
+
+			r = ksys_vm_user_fault(proc_vs(pid), (int)req.a[0],
+			    (unsigned long)req.a[1], (int)req.a[2], &mo);
+			memoff = mo;
+			reply(s, r, 0, &memoff, sizeof(memoff));
+			break;
+		}
+		case KSIM_OP_MLOCK:
+			r = ksys_vm_mlock(proc_vs(pid), (int)req.a[0], &e);
+			reply(s, r, e, NULL, 0);
+			break;
+		case KSIM_OP_FORK:
+			r = ksys_vm_vs_new(proc_vs(pid));
+			reply(s, r, r < 0 ? FB_ENOMEM : 0, NULL, 0);
+			break;
+		case KSIM_OP_VSFREE:
+			ksys_vm_exit((int)req.a[0]);
+			reply(s, 0, 0, NULL, 0);
+			break;
+		case KSIM_OP_REAPED:
+			wait_reaped((int)req.a[0]);
 			reply(s, 0, 0, NULL, 0);
 			break;
 		case KSIM_OP_OPEN:
@@ -220,20 +422,16 @@ conn_main(void *arg)
 			break;
 		}
 		case KSIM_OP_MMAP: {
-			static int64_t mo[4 + 4096];
-			size_t nmo = sizeof(mo) / sizeof(mo[0]);
+			int64_t mo[5];
 
-			/* One at a time: mo is shared. */
-			pthread_mutex_lock(&mmap_mtx);
-			r = ksys_mmap_client((int)req.a[0],
+			r = ksys_mmap_client(proc_vs(pid), (int)req.a[0],
 			    (unsigned long)req.a[1], (int)req.a[2],
-			    (int)req.a[3], (long)req.a[4], mo, &nmo, &e);
-			reply(s, r, e, mo, r >= 0 ? nmo * sizeof(mo[0]) : 0);
-			pthread_mutex_unlock(&mmap_mtx);
+			    (int)req.a[3], (long)req.a[4], mo, &e);
+			reply(s, r, e, mo, r >= 0 ? sizeof(mo) : 0);
 			break;
 		}
 		case KSIM_OP_MUNMAP:
-			r = ksys_munmap_vs(0, (int)req.a[0], &e);
+			r = ksys_munmap_vs(proc_vs(pid), (int)req.a[0], &e);
 			reply(s, r, e, NULL, 0);
 			break;
 		case KSIM_OP_CMD: {
@@ -274,12 +472,14 @@ conn_main(void *arg)
 		default:
 			reply(s, -1, FB_EINVAL, NULL, 0);
 		}
+		if (sd)
+			break;
 	}
 	free(pl);
 	free(out);
 	close(s);
 	if (pid != 0)
-		proc_conn(pid, -1);
+		proc_conn(pid, -1, 0);
 	ksim_thread_detach();
 	return (NULL);
 }
@@ -294,6 +494,7 @@ ksim_serve(const char *path)
 	int s;
 
 	signal(SIGPIPE, SIG_IGN);
+	procs_init();
 	listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;

@@ -293,54 +293,106 @@ sys_vmstat(void *p)
 	ksim_k_vm_stat(a->buf, sizeof(a->buf));
 }
 
+/*
+ * mmap(2) for a client process of `kernsim serve`: the mapping in the
+ * process's own address space vs (vm/vm_mmap.c: no page is faulted in;
+ * the client's touches fault them, k_vm_user_fault), and what the client
+ * needs to map the pages' bytes later: {server pid, memory file
+ * descriptor, mapping, page offset, pages} as int64s in out.
+ */
+int
+ksys_mmap_client(int vs, int fd, unsigned long len, int prot, int shared,
+    long off, int64_t *out, int *errp)
+{
+	int mapid;
+
+	mapid = ksys_mmap_vs(vs, fd, len, prot, shared ? 0x1 : 0x2, off, errp);
+	if (mapid < 0)
+		return (-1);
+	pthread_mutex_lock(&phys_mtx);
+	out[1] = phys_fd;
+	pthread_mutex_unlock(&phys_mtx);
+	out[0] = getpid();
+	out[2] = mapid;
+	out[3] = off & (KSIM_PAGE_SIZE - 1);
+	out[4] = ((off & (KSIM_PAGE_SIZE - 1)) + len + KSIM_PAGE_SIZE - 1) /
+	    KSIM_PAGE_SIZE;
+	return (mapid);
+}
+
 static void
-sys_memoff(void *p)
+sys_user_fault(void *p)
 {
 	struct vm_args *a = p;
 	long memoff = -1;
 
-	a->error = ksim_k_vm_page_memoff(a->vs, a->mapid, a->off, &memoff);
+	a->rv = ksim_k_vm_user_fault(a->vs, a->mapid, a->off, a->write,
+	    &memoff);
 	a->sum = (unsigned long long)memoff;
 }
 
-/*
- * mmap(2) for a client of `kernsim serve`: the mapping (in process 0),
- * every page faulted in, and what the client needs to map the same
- * bytes: {server pid, memory file descriptor, mapping, page offset,
- * then each page's offset in the file (-1: none)} as int64s in out.
- * kernsim: the client's own mapping is not revoked (see README).
- */
+/* A client's page fault (k_vm_user_fault): KS_TOUCH_*, the page's place. */
 int
-ksys_mmap_client(int fd, unsigned long len, int prot, int shared, long off,
-    int64_t *out, size_t *noutp, int *errp)
+ksys_vm_user_fault(int vs, int mapid, unsigned long off, int write,
+    long *memoffp)
 {
 	struct vm_args a;
-	unsigned long i, npages;
-	int mapid;
 
-	mapid = ksys_mmap(fd, len, prot, shared, off, errp);
-	if (mapid < 0)
-		return (-1);
-	npages = ((off & (KSIM_PAGE_SIZE - 1)) + len + KSIM_PAGE_SIZE - 1) /
-	    KSIM_PAGE_SIZE;
-	if (4 + npages > *noutp) {
-		ksys_munmap_vs(0, mapid, errp);
-		*errp = FB_EINVAL;
-		return (-1);
-	}
-	out[0] = getpid();
-	out[1] = phys_fd;
-	out[2] = mapid;
-	out[3] = off & (KSIM_PAGE_SIZE - 1);
-	for (i = 0; i < npages; i++) {
-		memset(&a, 0, sizeof(a));
-		a.mapid = mapid;
-		a.off = i;
-		ksim_syscall("mmap-fault", sys_memoff, &a);
-		out[4 + i] = (int64_t)a.sum;
-	}
-	*noutp = 4 + npages;
-	return (mapid);
+	memset(&a, 0, sizeof(a));
+	a.vs = vs;
+	a.mapid = mapid;
+	a.off = off;
+	a.write = write;
+	ksim_syscall("trap_pfault", sys_user_fault, &a);
+	*memoffp = (long)a.sum;
+	return (a.rv);
+}
+
+int
+ksys_vm_mlock(int vs, int mapid, int *errp)
+{
+	struct vm_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.vs = vs;
+	a.mapid = mapid;
+	ksim_syscall("mlock", sys_mlock, &a);
+	*errp = a.error;
+	return (a.error == 0 ? 0 : -1);
+}
+
+static void
+sys_vs_new(void *p)
+{
+	struct vm_args *a = p;
+
+	if (a->mapid < 0)
+		a->vs = ksim_k_vm_vs_new();
+	else
+		a->error = ksim_k_vm_fork_vs(a->mapid, -1, &a->vs);
+}
+
+/* A client process's address space: a new one, or (parent >= 0) a fork. */
+int
+ksys_vm_vs_new(int parent)
+{
+	struct vm_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.mapid = parent;
+	ksim_syscall(parent < 0 ? "vmspace_alloc" : "vmspace_fork",
+	    sys_vs_new, &a);
+	return (a.error == 0 ? a.vs : -1);
+}
+
+void
+ksys_vm_exit(int vs)
+{
+	struct vm_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.vs = vs;
+	ksim_syscall("vmspace_exit", sys_exit, &a);
 }
 
 int

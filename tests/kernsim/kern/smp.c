@@ -25,6 +25,7 @@ _Static_assert(sizeof(cpuset_t) == 128,
 int ks_mutate_rendezvous_lies;
 extern int ks_mutate_dtor_before_close;
 extern int ks_mutate_si_devsw_kept;
+extern int ks_mutate_no_shootdown;
 
 int
 k_set_mutation(const char *name)
@@ -40,6 +41,10 @@ k_set_mutation(const char *name)
 	}
 	if (strcmp(name, "si-devsw-kept") == 0) {
 		ks_mutate_si_devsw_kept = 1;
+		return (0);
+	}
+	if (strcmp(name, "client-no-shootdown") == 0) {
+		ks_mutate_no_shootdown = 1;
 		return (0);
 	}
 	return (-1);

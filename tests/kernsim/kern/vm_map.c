@@ -91,7 +91,25 @@ ks_map_get(int vs, int mapid)
 	return (km->km_used ? km : NULL);
 }
 
-/* pmap_remove_all(): every PTE of m in every address space. */
+/*
+ * kernsim -M client-no-shootdown (k_set_mutation in smp.c): pmap_remove_all
+ * clears the simulated PTE but leaves a `kernsim serve` client's own
+ * mapping of the page in place (no TLB shootdown).  The self-test
+ * self-no-shootdown must see a revoked mapping case fail.
+ */
+int ks_mutate_no_shootdown;
+
+/*
+ * amd64/amd64/pmap.c pmap_remove_all(): every PTE of m in every address
+ * space (the page's PV list), each followed by pmap_invalidate_page(),
+ * whose TLB shootdown (x86/x86/mp_x86.c smp_targeted_tlb_shootdown) waits
+ * until every CPU that may cache the translation has dropped it: when
+ * pmap_remove_all returns, no CPU can reach the page through the old
+ * mapping.  For an address space that is a `kernsim serve` client process
+ * the "TLB" is the client's own mapping of the page: hs_vm_shootdown()
+ * has the client replace it with an inaccessible page and waits for its
+ * acknowledgement.  HS_LOCK_VM is held.
+ */
 void
 ks_pmap_remove_all_locked(vm_page_t m)
 {
@@ -108,8 +126,29 @@ ks_pmap_remove_all_locked(vm_page_t m)
 				if (km->km_pte[i] == m) {
 					km->km_pte[i] = NULL;
 					ks_page(m)->kp_ptes--;
+					if (v != 0 && !ks_mutate_no_shootdown)
+						hs_vm_shootdown(v, k + 1, i);
 				}
 		}
+}
+
+/* A new, empty address space for a client process: its number. */
+int
+k_vm_vs_new(void)
+{
+	int v;
+
+	hs_lock(HS_LOCK_VM);
+	ks_vs[0].vs_used = 1;
+	for (v = 1; v < KS_MAXVS; v++)
+		if (!ks_vs[v].vs_used) {
+			ks_vs[v].vs_used = 1;
+			break;
+		}
+	hs_unlock(HS_LOCK_VM);
+	if (v == KS_MAXVS)
+		ks_failf("kernsim: more than %d address spaces", KS_MAXVS - 1);
+	return (v);
 }
 
 /*
@@ -377,29 +416,54 @@ k_vm_touch(int vs, int mapid, unsigned long off, int write,
 }
 
 /*
- * For a client process of `kernsim serve` (client/ksim_client.c): page idx
- * of the mapping faulted in (as a read would) and its place in simulated
- * physical memory, which the client maps too; -1 when the fault fails.
+ * A user page fault of a `kernsim serve` client (client/ksim_client.c: its
+ * SIGSEGV handler on a page of a kernsim mapping that it has no access
+ * to): amd64/amd64/trap.c trap_pfault() -> vm/vm_fault.c vm_fault(), as
+ * k_vm_touch: no mapping there SIGSEGV SEGV_MAPERR, beyond the entry's
+ * protection SEGV_ACCERR, a PTE already there (another thread's fault, or
+ * mlock) or one the fault path enters; a failing pager SIGBUS BUS_OBJERR.
+ * off is the byte offset from the mapping's first page.  On KS_TOUCH_OK,
+ * *memoffp is where the PTE's page lives in simulated physical memory,
+ * for the client to map.  The client maps it after this returns, so a
+ * pmap_remove_all() in between would be missed: its shootdown (above)
+ * reaches the client first, and the client does not map a page whose
+ * shootdown arrived after it asked (ksim_client.c: the page's epoch).
  */
 int
-k_vm_page_memoff(int vs, int mapid, unsigned long idx, long *memoffp)
+k_vm_user_fault(int vs, int mapid, unsigned long off, int write,
+    long *memoffp)
 {
 	struct ks_map *km;
+	unsigned long idx;
 	vm_page_t m;
+	int rv, tries;
 
 	*memoffp = -1;
 	hs_lock(HS_LOCK_VM);
 	km = ks_map_get(vs, mapid);
+	if (km == NULL || off >= ptoa(km->km_npages)) {
+		hs_unlock(HS_LOCK_VM);
+		return (KS_TOUCH_SIGSEGV_MAPERR);
+	}
+	if ((km->km_prot & (write ? VM_PROT_WRITE : VM_PROT_READ)) == 0) {
+		hs_unlock(HS_LOCK_VM);
+		return (KS_TOUCH_SIGSEGV_ACCERR);
+	}
+	idx = off / PAGE_SIZE;
+	for (tries = 0; tries < 100; tries++) {
+		if ((m = km->km_pte[idx]) != NULL) {
+			*memoffp = ks_page(m)->kp_memoff;
+			hs_unlock(HS_LOCK_VM);
+			return (KS_TOUCH_OK);
+		}
+		hs_unlock(HS_LOCK_VM);
+		rv = ks_vm_fault(km, idx, 0);
+		if (rv != KS_TOUCH_OK)
+			return (rv);
+		hs_lock(HS_LOCK_VM);
+	}
 	hs_unlock(HS_LOCK_VM);
-	if (km == NULL || idx >= km->km_npages)
-		return (EINVAL);
-	if (km->km_pte[idx] == NULL && ks_vm_fault(km, idx, 0) != KS_TOUCH_OK)
-		return (0);
-	hs_lock(HS_LOCK_VM);
-	if ((m = km->km_pte[idx]) != NULL)
-		*memoffp = ks_page(m)->kp_memoff;
-	hs_unlock(HS_LOCK_VM);
-	return (0);
+	ks_failf("kernsim: a client fault faulted 100 times without a PTE");
 }
 
 /* vm_map_delete: the PTEs (pmap_remove), then the object reference. */
@@ -441,16 +505,21 @@ k_vm_munmap(int vs, int mapid)
  * vm/vm_map.c vmspace_fork(): a shared entry is shared by the child (the
  * object referenced again); the child's page table starts empty (pmap_copy
  * is an optimisation kernsim leaves out) and its entries are not wired.
+ * child < 0: a new address space (k_vm_vs_new), its number in *childp.
  */
 int
-k_vm_fork(int parent, int child)
+k_vm_fork_vs(int parent, int child, int *childp)
 {
 	struct ks_map *pm, *cm;
 	int k;
 
-	if (parent < 0 || parent >= KS_MAXVS || child < 0 ||
-	    child >= KS_MAXVS || ks_vs[child].vs_used)
+	if (child < 0)
+		child = k_vm_vs_new();
+	else if (parent < 0 || parent >= KS_MAXVS || child >= KS_MAXVS ||
+	    ks_vs[child].vs_used)
 		return (EINVAL);
+	if (childp != NULL)
+		*childp = child;
 	ks_vs[child].vs_used = 1;
 	for (k = 0; k < KS_MAXMAPS; k++) {
 		pm = &ks_vs[parent].vs_maps[k];
@@ -466,6 +535,15 @@ k_vm_fork(int parent, int child)
 		hs_unlock(HS_LOCK_VM);
 	}
 	return (0);
+}
+
+int
+k_vm_fork(int parent, int child)
+{
+
+	if (child < 0)
+		return (EINVAL);
+	return (k_vm_fork_vs(parent, child, NULL));
 }
 
 /* exit1 -> vmspace_exit: every mapping goes. */
