@@ -9,14 +9,18 @@
 #    (exit:N, not-exit:N, ignore, match:, not-match:, inline:, empty), with
 #    `test -c` / `test -e` on /dev answered by kernsim's devfs;
 #  - kldload, kldunload, kldstat, sysctl, dmesg: bin/ (lib.sh); kldunload
-#    words its errors as FreeBSD's does ("can't unload file: Device busy").
-# Not run here: reload_reuses_tombstone (stat -f of /dev, no stand-in;
-# kyua-sysctl-console re-expresses it), unload_under_load (it passes here
-# too, KSIM_KYUA_BODIES=unload_under_load, but kyua-unload-under-load runs
-# the same helper with more checks), the mmap_region_rw,
-# mmap_revoked_on_unload, mmap_mlock_graveyard, mmap_pipe_hold_across_unload,
-# mmap_touch_race_unload and mmap_reload_after_revoke cases (kernsim's VM
-# model; region-*.ks re-express them).
+#    words its errors as FreeBSD's does ("can't unload file: Device busy");
+#  - stat -f on /dev: bin/stat, answered by kernsim's devfs (inode and
+#    rdev: the cdev's devfs_inos unit);
+#  - the mmap region cases: the helper's mappings are revoked, faulted,
+#    forked and mlocked through the server's VM (client/ksim_client.c:
+#    shootdown channel, SIGSEGV handler).
+# Not run here: unload_under_load (it passes here too,
+# KSIM_KYUA_BODIES=unload_under_load, but kyua-unload-under-load runs the
+# same helper with more checks), mmap_pipe_hold_across_unload (its pipe is
+# a Linux pipe: no direct write holding the region's pages, fstat(2) of a
+# Linux pipe does not report the held bytes; region-held.ks re-expresses
+# it).
 #
 # console_lines runs first: as written it holds only in the first load of
 # devring in a boot.  Later, devref reuses the pcpu tombstone and prints
@@ -29,7 +33,9 @@ BODIES=${KSIM_KYUA_BODIES:-"console_lines load_creates_nodes info_modes
 sync_moves_tail ioctl_errors poll_pollout unload_idle_fd tombstone_stays
 sleeper_woken_pcpu sleeper_woken_counted devref_unload_refused sysctl_tree
 kevent_eof_on_unload kqueue_pins_devref per_device_sysctls mmap_refused
-missing_ops fcntl_nonblock"}
+missing_ops fcntl_nonblock reload_reuses_tombstone mmap_region_rw
+mmap_revoked_on_unload mmap_mlock_graveyard mmap_touch_race_unload
+mmap_reload_after_revoke"}
 
 # --- atf-sh, as much of it as the bodies use ---------------------------------
 atf_test_case() { :; }
