@@ -89,7 +89,8 @@ KSIM_RUST_SRCS	 = $(shell find rust/core rust/kernel -name target -prune -o \
 		     -o -name '*.h' \) -print)
 
 .PHONY: kernsim kernsim-test kernsim-long
-kernsim: $(KSIM) $(KSIM_BADKOS) $(KSIM_OUT)/devring_t $(KSIM_MUTKOS) \
+kernsim: $(KSIM) $(KSIM_BADKOS) $(KSIM_OUT)/devring_t $(KSIM_OUT)/devring_pipe_t \
+    $(KSIM_MUTKOS) \
     $(KSIM_MUTANTS:%=$(KSIM_MUT_RUST)/%/libdevref_kmod.a) \
     $(KSIM_OUT)/testmods/cdevprobe.ko
 
@@ -153,6 +154,15 @@ $(KSIM_OUT)/devring_t: tests/sys/devref/devring_t.c $(KSIM_DIR)/client/ksim_clie
 	@echo "  CC      $@"
 	@$(HOST_CC) -std=gnu11 -O1 -g -fno-pie -Wall -Werror \
 	    -I$(KSIM_DIR)/compat -Ishim -o $@ tests/sys/devref/devring_t.c \
+	    $(KSIM_DIR)/client/ksim_client.c -no-pie $(KSIM_WRAP) -lpthread
+
+# tests/sys/devref/devring_pipe_t.c, the pipe helper, built the same way.
+$(KSIM_OUT)/devring_pipe_t: tests/sys/devref/devring_pipe_t.c $(KSIM_DIR)/client/ksim_client.c \
+    $(KSIM_DIR)/host/proto.h $(wildcard $(KSIM_DIR)/compat/sys/*.h) shim/devring_ioctl.h mk/kernsim.mk
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(HOST_CC) -std=gnu11 -O1 -g -fno-pie -Wall -Werror \
+	    -I$(KSIM_DIR)/compat -Ishim -o $@ tests/sys/devref/devring_pipe_t.c \
 	    $(KSIM_DIR)/client/ksim_client.c -no-pie $(KSIM_WRAP) -lpthread
 
 $(KSIM_OUT)/testmods/regclient.ko: $(KSIM_DIR)/testmods/regclient.c shim/devref_kpi.h shim/devring_ioctl.h mk/freebsd.mk mk/kmod.ldscript

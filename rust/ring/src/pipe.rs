@@ -62,6 +62,14 @@ impl Link {
         }
     }
 
+    /// Free slots in the RX ring: what a TX sync could move now (an
+    /// estimate for anyone but the sender: it only grows under it).
+    pub fn room(&self) -> u32 {
+        let released = self.released.load(Acquire);
+        let last = if released == 0 { self.n.wrapping_sub(1) } else { released - 1 };
+        dist(self.n, self.filled.load(Acquire), last)
+    }
+
     /// Slots arrived and not yet released.
     pub fn in_flight(&self) -> u32 {
         dist(

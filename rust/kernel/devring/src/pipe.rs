@@ -7,8 +7,9 @@
 //! what arrived and gives back what user space released.  The two ends
 //! never share a lock: each direction is a single-producer single-consumer
 //! link (devring-rings' `pipe`), and each ring has a busy flag taken with
-//! try-lock only (a second sync of the same ring at the same moment gets
-//! EBUSY, as netmap's busy kring).
+//! try-lock only: a second non-blocking sync of the same ring at the same
+//! moment gets EBUSY (netmap's busy kring); a blocking one (WAIT, read,
+//! write) waits for it as for data, poll reports "not ready".
 //!
 //! Wakeups: a sync that made room or delivered slots wakes the device's
 //! sleepers (blocking syncs, read, write) if one counted itself, and its
@@ -222,11 +223,19 @@ impl Pipe {
     ) -> Result<Synced> {
         let mut moved = 0u32;
         loop {
-            let mut s = self.sync(dev, end, which)?;
-            moved = moved.saturating_add(s.moved);
-            if !wait || ready(&s) {
-                s.moved = moved;
-                return Ok(s);
+            // Another thread syncing this ring right now (Busy) is, for a
+            // waiter, "not ready yet": that sync kicks the sleepers when
+            // it ends.
+            match self.sync(dev, end, which) {
+                Ok(mut s) => {
+                    moved = moved.saturating_add(s.moved);
+                    if !wait || ready(&s) {
+                        s.moved = moved;
+                        return Ok(s);
+                    }
+                }
+                Err(Error::Busy) if wait => {}
+                Err(e) => return Err(e),
             }
             self.sleepers.fetch_add(1, SeqCst);
             let ticket = dev.sleep_ticket();
@@ -239,7 +248,7 @@ impl Pipe {
                     s.moved = moved;
                     Ok(Some(s))
                 }
-                Ok(_) => dev.sleep(ticket, None).map(|()| None),
+                Ok(_) | Err(Error::Busy) => dev.sleep(ticket, None).map(|()| None),
                 Err(e) => Err(e),
             };
             self.sleepers.fetch_sub(1, SeqCst);
@@ -360,8 +369,12 @@ impl Pipe {
         let end = open.end()?;
         let wait = ioflag & IO_NDELAY == 0;
         loop {
-            if self.read_one(dev, end, uio)? {
-                return Ok(());
+            // Busy: another thread is reading or syncing this ring; wait
+            // for it as for data.
+            match self.read_one(dev, end, uio) {
+                Ok(true) => return Ok(()),
+                Ok(false) | Err(Error::Busy) => {}
+                Err(e) => return Err(e),
             }
             if !wait {
                 return Err(Error::Again);
@@ -402,9 +415,9 @@ impl Pipe {
         Ok(done)
     }
 
-    /// write(2): one packet per TX slot, up to buf_size bytes each; a
-    /// short write when the ring fills after the first packet, EAGAIN
-    /// (non-blocking) or a sleep before it.
+    /// write(2): one packet per TX slot, up to buf_size bytes each, sent
+    /// at once; a short write when the peer's RX ring fills after the
+    /// first packet, EAGAIN (non-blocking) or a sleep before it.
     pub fn write(
         &self,
         dev: &DeviceRef<'_>,
@@ -416,9 +429,13 @@ impl Pipe {
         let wait = ioflag & IO_NDELAY == 0;
         let mut sent = false;
         while uio.resid() > 0 {
-            if self.write_one(dev, end, uio)? {
-                sent = true;
-                continue;
+            match self.write_one(dev, end, uio) {
+                Ok(true) => {
+                    sent = true;
+                    continue;
+                }
+                Ok(false) | Err(Error::Busy) => {}
+                Err(e) => return Err(e),
             }
             if sent {
                 return Ok(());
@@ -426,7 +443,8 @@ impl Pipe {
             if !wait {
                 return Err(Error::Again);
             }
-            self.sync_until(dev, end, Which::Tx, true, |s| s.user > 0)?;
+            let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
+            self.sync_until(dev, end, Which::Tx, true, |s| s.user > 0 && link.room() > 0)?;
         }
         Ok(())
     }
@@ -443,7 +461,10 @@ impl Pipe {
             let mut k = self.tx.get(end).ok_or(Error::Invalid)?.try_lock();
             let k = k.as_deref_mut().ok_or(Error::Busy)?;
             let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
-            if s.user == 0 {
+            // Only when the packet goes through at once: write(2) leaves
+            // nothing pending in the TX ring, which only a later sync of
+            // this end would push (a reader could wait for it forever).
+            if s.user == 0 || link.room() == 0 {
                 false
             } else {
                 let head = k.head();
