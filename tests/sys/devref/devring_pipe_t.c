@@ -8,7 +8,7 @@
  *	    devring_pipe_t.c -lpthread
  *
  * Usage (exit 0 when every expectation holds, 1 otherwise, 2 on misuse):
- *	devring_pipe_t create NAME MODE [PERMS [SLOTS [BUFSIZE]]]
+ *	devring_pipe_t create NAME MODE [PERMS [SLOTS [BUFSIZE [UID GID]]]]
  *					make /dev/devring-pipe/NAME (MODE 0
  *					pcpu, 1 counted); prints "created
  *					slots=S buf_size=B" or the errno name
@@ -146,6 +146,10 @@ cmd_create(int argc, char **argv)
 		r.slots = (uint32_t)strtoul(argv[5], NULL, 0);
 	if (argc > 6)
 		r.buf_size = (uint32_t)strtoul(argv[6], NULL, 0);
+	if (argc > 8) {
+		r.uid = (uint32_t)strtoul(argv[7], NULL, 0);
+		r.gid = (uint32_t)strtoul(argv[8], NULL, 0);
+	}
 	fd = ctl_open();
 	e = ioc(fd, DEVRING_IOC_PIPE_CREATE, &r);
 	if (e == 0)
@@ -673,7 +677,7 @@ cmd_unload_wait(const char *path, const char *dir)
 		printf("FAIL a touch of the revoked rings did not fault\n");
 		failures++;
 	} else if (bus_code != BUS_OBJERR) {
-		printf("FAIL SIGBUS code %d, want BUS_OBJERR\n", bus_code);
+		printf("FAIL SIGBUS code %d, want BUS_OBJERR\n", (int)bus_code);
 		failures++;
 	}
 	/* The fd is a dead device's: ioctl ENXIO, read EIO, poll POLLHUP. */
@@ -702,7 +706,7 @@ usage(void)
 {
 
 	fprintf(stderr, "usage: devring_pipe_t create NAME MODE [PERMS [SLOTS "
-	    "[BUFSIZE]]]\n       devring_pipe_t destroy NAME\n"
+	    "[BUFSIZE [UID GID]]]]\n       devring_pipe_t destroy NAME\n"
 	    "       devring_pipe_t ctl-errors\n"
 	    "       devring_pipe_t bind-errors|rw PATH\n"
 	    "       devring_pipe_t send PATH COUNT BATCH [DIR]\n"
@@ -719,7 +723,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
 		usage();
-	if (strcmp(argv[1], "create") == 0 && argc >= 4 && argc <= 7)
+	if (strcmp(argv[1], "create") == 0 && argc >= 4 && argc <= 9 &&
+	    argc != 8)
 		return (cmd_create(argc, argv));
 	if (strcmp(argv[1], "destroy") == 0 && argc == 3)
 		return (cmd_destroy(argv[2]));
