@@ -66,7 +66,11 @@ impl Link {
     /// estimate for anyone but the sender: it only grows under it).
     pub fn room(&self) -> u32 {
         let released = self.released.load(Acquire);
-        let last = if released == 0 { self.n.wrapping_sub(1) } else { released - 1 };
+        let last = if released == 0 {
+            self.n.wrapping_sub(1)
+        } else {
+            released - 1
+        };
         dist(self.n, self.filled.load(Acquire), last)
     }
 
