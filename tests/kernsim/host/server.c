@@ -47,6 +47,7 @@ static struct {
 	int	exiting;	/* its exit is being processed */
 	int	vs;		/* its address space, 0: none yet */
 	int	sd;		/* its shootdown channel, -1: none */
+	int	sd_closed;	/* it had one: the process is exiting */
 	pthread_mutex_t	sd_mtx;	/* one shootdown at a time */
 } procs[256];
 static pthread_mutex_t own_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -128,6 +129,7 @@ proc_conn(int pid, int delta, int forkvs)
 			if (procs[i].conns == 0 && !procs[i].exiting) {
 				procs[i].pid = pid;
 				procs[i].vs = 0;
+				procs[i].sd_closed = 0;
 				break;
 			}
 	if (i >= 0 && i < 256) {
@@ -217,6 +219,11 @@ ksim_hs_vm_shootdown(int vs, int mapid, unsigned long idx)
 	m.mapid = mapid;
 	m.page = (int64_t)idx;
 	pthread_mutex_lock(mtx);
+	if (procs[i].sd < 0 && procs[i].sd_closed) {
+		/* Exiting: the channel closes before its last connection. */
+		pthread_mutex_unlock(mtx);
+		return;
+	}
 	if (procs[i].sd < 0)
 		ksim_failf("kernsim serve: a client (pid %d) has PTEs but no "
 		    "shootdown channel", procs[i].pid);
@@ -258,6 +265,7 @@ shootdown_channel(int s, int pid)
 	}
 	pthread_mutex_lock(&procs[i].sd_mtx);
 	procs[i].sd = -1;
+	procs[i].sd_closed = 1;
 	pthread_mutex_unlock(&procs[i].sd_mtx);
 }
 
