@@ -59,11 +59,12 @@ done
 
 # Sleepers in RXSYNC, read(2) and poll(2) are woken by the unload.
 check "$PIPE_T" create w 1
-rm -f ready
+rm -f ready unloaded
 "$PIPE_T" unload-wait /dev/devring-pipe/w "$PWD" > wait.out 2>&1 &
 w=$!
 wait_file ready 30
 check kldunload devring
+touch unloaded
 wait $w || { cat wait.out; fail "unload-wait"; }
 grep -q '^unload-wait: ok$' wait.out || { cat wait.out; fail "unload-wait output"; }
 for i in 1 2 3 4 5 6 7 8 9 10; do

@@ -32,9 +32,11 @@
  *					threads block in RXSYNC, read(2) and
  *					poll(2) on end 1; DIR/ready; the test
  *					kldunloads devring: ENXIO, ENXIO,
- *					POLLHUP; the mapping then SIGBUS
- *					(BUS_OBJERR); the fd's answers are a
- *					dead device's
+ *					POLLHUP; once DIR/unloaded exists
+ *					(kldunload returned: the revocation
+ *					comes after the wakeups) the mapping
+ *					is SIGBUS (BUS_OBJERR); the fd's
+ *					answers are a dead device's
  */
 
 #include <sys/param.h>
@@ -367,6 +369,22 @@ catch_sigbus(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
+/* Wait (up to a minute) for file `dir`/`name` to exist. */
+static void
+wait_for_file(const char *dir, const char *name)
+{
+	char p[1024];
+	int i;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	for (i = 0; i < 600; i++) {
+		if (access(p, F_OK) == 0)
+			return;
+		usleep(100000);
+	}
+	errx(1, "%s did not appear", p);
+}
+
 static void
 make_file(const char *dir, const char *name)
 {
@@ -668,7 +686,11 @@ cmd_unload_wait(const char *path, const char *dir)
 		    "POLLHUP\n", w[2].result);
 		failures++;
 	}
-	/* The mapping was revoked: a touch is SIGBUS (BUS_OBJERR). */
+	/*
+	 * The mapping was revoked by the time kldunload returned (sleepers
+	 * are woken first): a touch is SIGBUS (BUS_OBJERR).
+	 */
+	wait_for_file(dir, "unloaded");
 	catch_sigbus();
 	bus_code = 0;
 	p = (volatile uint32_t *)(void *)e.rx;

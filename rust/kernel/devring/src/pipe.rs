@@ -34,6 +34,47 @@ use crate::abi::{PipeBind, PipeSync, DEVRING_SYNC_WAIT};
 /// No end bound (PipeOpen::end).
 const UNBOUND: u32 = u32::MAX;
 
+/// One ring's kernel state, taken with try-lock only.  A thread that
+/// finds it taken marks it contended and may go to sleep waiting for it;
+/// the holder, on release, wakes the device's sleepers (and armed
+/// pollers) if so: it is the only one who knows the ring came free.
+struct RingLock {
+    k: spin::Mutex<KRing>,
+    contended: AtomicBool,
+}
+
+impl RingLock {
+    fn new(dir: Dir, n: u32) -> Option<RingLock> {
+        Some(RingLock {
+            k: spin::Mutex::new(KRing::new(dir, n)?),
+            contended: AtomicBool::new(false),
+        })
+    }
+
+    /// Run `f` on the ring if nobody else is (else `Busy`).
+    fn with<R>(
+        &self,
+        pipe: &Pipe,
+        dev: &DeviceRef<'_>,
+        f: impl FnOnce(&mut KRing) -> R,
+    ) -> Result<R> {
+        let Some(mut g) = self.k.try_lock() else {
+            self.contended.store(true, SeqCst);
+            return Err(Error::Busy);
+        };
+        let r = f(&mut g);
+        drop(g);
+        // Pairs with a waiter's store above and its fence before it
+        // tries again (sync_until): either it sees the ring free, or we
+        // see its mark.
+        fence(SeqCst);
+        if self.contended.load(SeqCst) && self.contended.swap(false, SeqCst) {
+            pipe.kick(dev);
+        }
+        Ok(r)
+    }
+}
+
 /// The pipe's memory, once the first bind made it.
 struct Mem {
     region: Region,
@@ -44,9 +85,9 @@ pub struct Pipe {
     /// The first bind allocates the region under this lock (it sleeps).
     init: SleepLock<()>,
     mem: spin::Once<Mem>,
-    /// Kernel state of each end's TX and RX ring; try-lock only.
-    tx: [spin::Mutex<KRing>; 2],
-    rx: [spin::Mutex<KRing>; 2],
+    /// Kernel state of each end's TX and RX ring.
+    tx: [RingLock; 2],
+    rx: [RingLock; 2],
     /// links[e]: into end e's RX ring, from end 1 - e's TX ring.
     links: [Link; 2],
     /// Which ends an open file holds (shared with the open files, which
@@ -93,7 +134,7 @@ impl Pipe {
     /// A pipe of `layout`'s shape (checked by the caller), no memory yet.
     pub fn new(layout: PipeLayout) -> Option<Pipe> {
         let n = layout.slots;
-        let k = |d| KRing::new(d, n).map(spin::Mutex::new);
+        let k = |d| RingLock::new(d, n);
         Some(Pipe {
             layout,
             init: SleepLock::new(()),
@@ -150,7 +191,7 @@ impl Pipe {
                 slot.len.store(0, Relaxed);
             }
             // Nobody syncs before the memory exists: the lock is free.
-            if let Some(k) = k.try_lock() {
+            if let Some(k) = k.k.try_lock() {
                 k.reset(&ring);
             }
         }
@@ -175,7 +216,11 @@ impl Pipe {
         Ok((r(a)?, r(b)?))
     }
 
-    /// One sync of this end's TX or RX ring, then the wakeups it owes.
+    /// One sync of this end's TX or RX ring, then the wakeups it owes:
+    /// only for progress the other side may wait for (slots delivered to
+    /// the peer, slots released to it), never for a sync that changed
+    /// nothing, which would wake the caller itself when it syncs once
+    /// more before it sleeps.
     fn sync(&self, dev: &DeviceRef<'_>, end: usize, which: Which) -> Result<Synced> {
         let mem = self.mem.get().ok_or(Error::Invalid)?;
         let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
@@ -183,21 +228,30 @@ impl Pipe {
         let s = match which {
             Which::Tx => {
                 let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
-                let mut k = self.tx.get(end).ok_or(Error::Invalid)?.try_lock();
-                let k = k.as_deref_mut().ok_or(Error::Busy)?;
-                txsync(k, &ring, link, &other, self.pool())
+                let pool = self.pool();
+                let k = self.tx.get(end).ok_or(Error::Invalid)?;
+                k.with(self, dev, |k| txsync(k, &ring, link, &other, pool))?
             }
             Which::Rx => {
                 let link = self.links.get(end).ok_or(Error::Invalid)?;
-                let mut k = self.rx.get(end).ok_or(Error::Invalid)?.try_lock();
-                let k = k.as_deref_mut().ok_or(Error::Busy)?;
-                rxsync(k, &ring, link)
+                let k = self.rx.get(end).ok_or(Error::Invalid)?;
+                k.with(self, dev, |k| rxsync(k, &ring, link))?
             }
         };
-        // A sync that failed may still have moved slots before the bad
-        // one: wake either way (a spurious wakeup costs a re-check).
-        self.kick(dev);
-        s.map_err(|_| Error::Invalid)
+        match s {
+            Ok(s) => {
+                if s.released > 0 || (which == Which::Tx && s.moved > 0) {
+                    self.kick(dev);
+                }
+                Ok(s)
+            }
+            Err(_) => {
+                // A TX sync that failed may have moved slots before the
+                // bad one.
+                self.kick(dev);
+                Err(Error::Invalid)
+            }
+        }
     }
 
     /// The peer may have something new: wake whoever counted itself.
@@ -224,8 +278,8 @@ impl Pipe {
         let mut moved = 0u32;
         loop {
             // Another thread syncing this ring right now (Busy) is, for a
-            // waiter, "not ready yet": that sync kicks the sleepers when
-            // it ends.
+            // waiter, "not ready yet": that sync wakes the sleepers when
+            // it ends (RingLock).
             match self.sync(dev, end, which) {
                 Ok(mut s) => {
                     moved = moved.saturating_add(s.moved);
@@ -239,6 +293,9 @@ impl Pipe {
             }
             self.sleepers.fetch_add(1, SeqCst);
             let ticket = dev.sleep_ticket();
+            // Pairs with RingLock::with's fence: a Busy answer above
+            // marked the ring; its holder wakes us, or we see it free.
+            fence(SeqCst);
             let again = self.sync(dev, end, which);
             if let Ok(s) = &again {
                 moved = moved.saturating_add(s.moved);
@@ -389,30 +446,32 @@ impl Pipe {
         let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
         let (ring, _) = self.rings(words, end, Which::Rx)?;
         let link = self.links.get(end).ok_or(Error::Invalid)?;
-        let done = {
-            let mut k = self.rx.get(end).ok_or(Error::Invalid)?.try_lock();
-            let k = k.as_deref_mut().ok_or(Error::Busy)?;
+        let layout = &self.layout;
+        let k = self.rx.get(end).ok_or(Error::Invalid)?;
+        let r = k.with(self, dev, |k| -> Result<bool> {
             let s = rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
             if s.user == 0 {
-                false
-            } else {
-                let head = k.head();
-                let slot = ring.slot(head).ok_or(Error::Invalid)?;
-                let (buf, len) = (slot.buf_idx.load(Relaxed), slot.len.load(Relaxed));
-                let off = self.layout.buffer(buf).ok_or(Error::Invalid)?;
-                if len > self.layout.buf_size {
-                    return Err(Error::Invalid);
-                }
-                let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
-                uio.move_region(dev, &mem.region, off, len as usize)?;
-                let next = if head + 1 == k.slots() { 0 } else { head + 1 };
-                ring.publish(next, next, k.tail());
-                rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
-                true
+                return Ok(false);
             }
-        };
-        self.kick(dev);
-        Ok(done)
+            let head = k.head();
+            let slot = ring.slot(head).ok_or(Error::Invalid)?;
+            let (buf, len) = (slot.buf_idx.load(Relaxed), slot.len.load(Relaxed));
+            let off = layout.buffer(buf).ok_or(Error::Invalid)?;
+            if len > layout.buf_size {
+                return Err(Error::Invalid);
+            }
+            let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
+            uio.move_region(dev, &mem.region, off, len as usize)?;
+            let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+            ring.publish(next, next, k.tail());
+            rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+            Ok(true)
+        })?;
+        if let Ok(true) = r {
+            // A slot went back to the sender.
+            self.kick(dev);
+        }
+        r
     }
 
     /// write(2): one packet per TX slot, up to buf_size bytes each, sent
@@ -457,32 +516,36 @@ impl Pipe {
         let (ring, peer) = self.rings(words, end, Which::Tx)?;
         let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
         let pool = self.pool();
-        let done = {
-            let mut k = self.tx.get(end).ok_or(Error::Invalid)?.try_lock();
-            let k = k.as_deref_mut().ok_or(Error::Busy)?;
+        let layout = &self.layout;
+        let mut moved = 0u32;
+        let k = self.tx.get(end).ok_or(Error::Invalid)?;
+        let r = k.with(self, dev, |k| -> Result<bool> {
             let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
+            moved = s.moved;
             // Only when the packet goes through at once: write(2) leaves
             // nothing pending in the TX ring, which only a later sync of
             // this end would push (a reader could wait for it forever).
             if s.user == 0 || link.room() == 0 {
-                false
-            } else {
-                let head = k.head();
-                let slot = ring.slot(head).ok_or(Error::Invalid)?;
-                let off = self
-                    .layout
-                    .buffer(slot.buf_idx.load(Relaxed))
-                    .ok_or(Error::Invalid)?;
-                let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
-                let n = uio.move_region(dev, &mem.region, off, self.layout.buf_size as usize)?;
-                slot.len.store(n as u32, Relaxed);
-                let next = if head + 1 == k.slots() { 0 } else { head + 1 };
-                ring.publish(next, next, k.tail());
-                txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
-                true
+                return Ok(false);
             }
-        };
-        self.kick(dev);
-        Ok(done)
+            let head = k.head();
+            let slot = ring.slot(head).ok_or(Error::Invalid)?;
+            let off = layout
+                .buffer(slot.buf_idx.load(Relaxed))
+                .ok_or(Error::Invalid)?;
+            let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
+            let n = uio.move_region(dev, &mem.region, off, layout.buf_size as usize)?;
+            slot.len.store(n as u32, Relaxed);
+            let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+            ring.publish(next, next, k.tail());
+            let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
+            moved = moved.saturating_add(s.moved);
+            Ok(true)
+        })?;
+        if moved > 0 || r.is_err() {
+            // Delivered to the peer (or a bad ring, maybe after some).
+            self.kick(dev);
+        }
+        r
     }
 }
