@@ -1,0 +1,112 @@
+# devring pipe wakeups (review of 94bd7c7/622cc41).  Each part fails today:
+#
+# 1. A blocking sync must sleep, not spin.  devring_pipe_t recv blocks in
+#    DEVRING_IOC_RXSYNC with DEVRING_SYNC_WAIT on a pipe nobody sends on.
+#    Pipe::sync_until counts itself in `sleepers`, takes a ticket and syncs
+#    again; that sync's kick() sees sleepers > 0 (the thread itself) and
+#    calls devref_wakeup, which moves the ticket just taken: devref_sleep
+#    returns at once, for ever (never reaching msleep: no signal is seen).
+# 2. poll(2) on the empty RX ring: Pipe::poll arms `armed`, and its own
+#    second look's kick() finds it set, clears it and notifies: the poller
+#    wakes itself, kern_poll rescans, and so on.
+# 3. kqueue: for the same reason every poll op ends with `armed` cleared by
+#    its own kick; from the filter devref drops that self-notify
+#    (de_knote_td), so a packet sent later notifies nobody: EVFILT_READ
+#    never fires.  The control registers after the packet arrived.
+. tests/kernsim/lib.sh
+PIPE_T=$(dirname "$HELPER")/devring_pipe_t
+top=$(pwd)
+ks_start
+# A kevent(2) waiter on end 1, built as devring_pipe_t is (mk/kernsim.mk).
+cat > kq_t.c <<'C'
+#include <sys/param.h>
+#include <sys/ioctl.h>
+#include <sys/event.h>
+#include <err.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "devring_ioctl.h"
+int
+main(int argc, char **argv)
+{
+	struct devring_pipe_bind b;
+	struct kevent ch, res;
+	struct timespec ts = { 0, 0 };
+	int fd, kq, n;
+
+	if (argc != 3)
+		return (2);
+	ts.tv_sec = atoi(argv[2]);
+	if ((fd = open(argv[1], O_RDWR)) < 0)
+		err(1, "open");
+	memset(&b, 0, sizeof(b));
+	b.end = 1;
+	if (ioctl(fd, DEVRING_IOC_PIPE_BIND, &b) != 0)
+		err(1, "bind");
+	kq = kqueue();
+	EV_SET(&ch, fd, EVFILT_READ, EV_ADD, 0, 0, 0);
+	if (kevent(kq, &ch, 1, NULL, 0, NULL) != 0)
+		err(1, "kevent add");
+	n = kevent(kq, NULL, 0, &res, 1, &ts);
+	printf("kevent: %d\n", n);
+	return (0);
+}
+C
+${HOST_CC:-cc} -std=gnu11 -O1 -g -fno-pie -Wall -Werror \
+    -I"$top"/tests/kernsim/compat -I"$top"/shim -o kq_t kq_t.c \
+    "$top"/tests/kernsim/client/ksim_client.c -no-pie \
+    -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=read \
+    -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl \
+    -Wl,--wrap=munmap -lpthread || fail "cc kq_t"
+check kldload "$DEVREF_KO"
+check kldload "$DEVRING_KO"
+check "$PIPE_T" create s 0
+P=/dev/devring-pipe/s
+hz=$(getconf CLK_TCK)
+cpu()
+{
+	awk '{ print $14 + $15 }' /proc/"$KS_PID"/stat
+}
+cpu_for_2s()
+{
+	sleep 1
+	c0=$(cpu)
+	sleep 2
+	c1=$(cpu)
+	echo $((c1 - c0))
+}
+"$PIPE_T" recv $P 1 wait > recv.out 2>&1 &
+r=$!
+wticks=$(cpu_for_2s)
+echo "kernel CPU, one thread in RXSYNC WAIT for 2 s: $wticks ticks (CLK_TCK $hz)"
+check "$PIPE_T" send $P 1 1
+wait $r || { cat recv.out; fail "recv wait"; }
+"$PIPE_T" recv $P 1 poll > recv.out 2>&1 &
+r=$!
+pticks=$(cpu_for_2s)
+echo "kernel CPU, one thread in poll(2) for 2 s: $pticks ticks"
+check "$PIPE_T" send $P 1 1
+wait $r || { cat recv.out; fail "recv poll"; }
+# kqueue: a packet 1 s after the registration must fire EVFILT_READ.
+./kq_t $P 5 > kq.out 2>&1 &
+r=$!
+sleep 1
+check "$PIPE_T" send $P 1 1
+wait $r
+cat kq.out
+grep -q '^kevent: 1$' kq.out; kq_late=$?
+# Control: the packet is there before the registration.
+./kq_t $P 5 > kq.out 2>&1
+cat kq.out
+grep -q '^kevent: 1$' kq.out || fail "kqueue control: an arrived packet is not reported"
+# An idle wait costs next to nothing (a few ticks); a spinning one ~2 s.
+bad=
+[ "$wticks" -lt $((hz / 2)) ] || bad="$bad; RXSYNC WAIT spins: $wticks ticks of CPU in 2 s"
+[ "$pticks" -lt $((hz / 2)) ] || bad="$bad; poll(2) spins: $pticks ticks of CPU in 2 s"
+[ $kq_late -eq 0 ] || bad="$bad; kqueue: EVFILT_READ lost the wakeup of a packet sent after EV_ADD"
+[ -z "$bad" ] || fail "${bad#; }"
+check "$PIPE_T" destroy s
+ks_stop
