@@ -119,10 +119,12 @@ struct devring_slot {
  * returned offset, and moves slots with DEVRING_IOC_TXSYNC (what its TX
  * ring holds goes to the other end's RX ring, buffer indices swapped, no
  * copy) and DEVRING_IOC_RXSYNC (what arrived is published).  read(2) and
- * write(2) move one packet (one slot) per call for clients that do not
- * map the region.  poll(2), select(2) and kqueue(2) report POLLIN when the
- * RX ring has slots beyond cur, POLLOUT when the TX ring has free slots
- * beyond cur, as netmap does, and sync the rings first.
+ * write(2) move one packet (one slot) per call, as a datagram socket, for
+ * clients that do not map the region (EMSGSIZE above buf_size; a short
+ * read drops the rest of the packet).  poll(2), select(2) and kqueue(2)
+ * report POLLIN when an RX sync would leave slots beyond cur, POLLOUT when
+ * a TX sync would leave free slots beyond cur (netmap's rule), without
+ * syncing.  Only a file opened O_RDWR may bind an end.
  */
 #define	DEVRING_PATH_CTL	"/dev/devringctl"
 #define	DEVRING_PIPE_DIR	"/dev/devring-pipe/"

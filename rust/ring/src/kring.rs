@@ -101,6 +101,12 @@ impl KRing {
         self.rhead
     }
 
+    /// TX: the first slot not yet consumed.  RX: the first slot not yet
+    /// released.
+    pub fn hwcur(&self) -> u32 {
+        self.hwcur
+    }
+
     /// The tail user space should see.
     pub fn tail(&self) -> u32 {
         self.hwtail

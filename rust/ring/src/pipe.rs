@@ -74,6 +74,12 @@ impl Link {
         dist(self.n, self.filled.load(Acquire), last)
     }
 
+    /// The first RX slot not yet filled: the tail an RX sync would
+    /// publish.
+    pub fn filled(&self) -> u32 {
+        self.filled.load(Acquire)
+    }
+
     /// Slots arrived and not yet released.
     pub fn in_flight(&self) -> u32 {
         dist(
@@ -141,6 +147,12 @@ pub fn txsync(
             break;
         }
         let free = rs.buf_idx.load(Relaxed);
+        if free >= pool.buffers {
+            // The receiver wrote a bad index into a slot it gave back: do
+            // not hand it to the sender; the RX ring has no room past it
+            // (a peer can stall its sender, as by not reading, no more).
+            break;
+        }
         rs.buf_idx.store(buf, Relaxed);
         rs.len.store(len, Relaxed);
         ts.buf_idx.store(free, Relaxed);

@@ -274,6 +274,26 @@ fn sync_reports_readiness_beyond_cur() {
     assert_eq!((s.released, s.user), (2, 0));
 }
 
+#[test]
+fn a_receivers_bad_free_index_never_reaches_the_sender() {
+    let (mut a, mut b) = (End::new(0), End::new(2 * N));
+    let mut len = 0;
+    // The receiver scribbles on a free slot of its RX ring (kernel-owned).
+    b.rxm.slots[2].buf_idx.store(u32::MAX, Relaxed);
+    fill(&a, 5, &mut len);
+    assert_eq!(send(&mut a, &mut b), Ok(2), "stops before the bad slot");
+    let bufs: Vec<u32> = a
+        .txm
+        .slots
+        .iter()
+        .map(|s| s.buf_idx.load(Relaxed))
+        .collect();
+    assert!(bufs.iter().all(|&i| i < POOL.buffers), "{bufs:?}");
+    // Repaired, the rest goes through.
+    b.rxm.slots[2].buf_idx.store(2 * N + N + 2, Relaxed);
+    assert_eq!(send(&mut a, &mut b), Ok(3));
+}
+
 /// What a user may do to its end between syncs.
 #[derive(Clone, Debug)]
 enum Op {

@@ -81,6 +81,7 @@ fb2linux(int e)
 	case 11: return (EDEADLK);
 	case 35: return (EAGAIN);
 	case 36: return (EINPROGRESS);
+	case 40: return (EMSGSIZE);
 	case 45: return (EOPNOTSUPP);
 	case 60: return (ETIMEDOUT);
 	case 66: return (ENOTEMPTY);

@@ -92,6 +92,8 @@ errname(int e)
 	case EAGAIN: return ("EAGAIN");
 	case EACCES: return ("EACCES");
 	case EPERM: return ("EPERM");
+	case EBADF: return ("EBADF");
+	case EMSGSIZE: return ("EMSGSIZE");
 	case EINTR: return ("EINTR");
 	}
 	snprintf(buf, sizeof(buf), "errno %d", e);
@@ -285,6 +287,13 @@ cmd_bind_errors(const char *path)
 	uint32_t head;
 
 	memset(&b, 0, sizeof(b));
+	/* An end sends and receives: a read-only file cannot bind one. */
+	e0.fd = open(path, O_RDONLY);
+	if (e0.fd < 0)
+		err(1, "%s", path);
+	expect("bind from a read-only file", ioc(e0.fd, DEVRING_IOC_PIPE_BIND,
+	    &b), EBADF);
+	close(e0.fd);
 	expect("bind end 2", bind_end(&e0, path, 2), EINVAL);
 	expect("TXSYNC unbound", sync_e(&e0, DEVRING_IOC_TXSYNC, 0, &s),
 	    EINVAL);
@@ -570,12 +579,15 @@ cmd_rw(const char *path)
 		errx(1, "bind");
 	for (i = 0; i < sizeof(out); i++)
 		out[i] = (char)(i * 13);
-	/* One packet per write, split at buf_size. */
+	/* One packet per write, at most buf_size bytes (a datagram). */
 	n = write(e0.fd, out, 5);
 	expect("write 5", n == 5 ? 0 : errno, 0);
-	n = write(e0.fd, out, e0.b.buf_size + 100);
-	expect("write buf_size + 100", n == (ssize_t)e0.b.buf_size + 100 ? 0 :
-	    errno, 0);
+	n = write(e0.fd, out, e0.b.buf_size + 1);
+	expect("write buf_size + 1", n < 0 ? errno : 0, EMSGSIZE);
+	n = write(e0.fd, out, e0.b.buf_size);
+	expect("write buf_size", n == (ssize_t)e0.b.buf_size ? 0 : errno, 0);
+	n = write(e0.fd, out + e0.b.buf_size, 100);
+	expect("write 100", n == 100 ? 0 : errno, 0);
 	n = read(e1.fd, in, sizeof(in));
 	if (n != 5 || memcmp(in, out, 5) != 0) {
 		printf("FAIL read 1: %zd\n", n);

@@ -45,6 +45,8 @@ impl<T> SleepLock<T> {
             }
             self.waiters.fetch_add(1, SeqCst);
             let ticket = dev.sleep_ticket();
+            // Pairs with the fence on release.
+            fence(SeqCst);
             if let Some(g) = self.inner.try_lock() {
                 self.waiters.fetch_sub(1, SeqCst);
                 return Ok(SleepLockGuard {

@@ -16,14 +16,17 @@ use crate::abi::{
 use crate::node::Node;
 use crate::pipe::Pipe;
 
-/// How long a pipe's destroy waits for calls inside it.
-const DESTROY_TIMEOUT_MS: i32 = 5000;
+/// How long a pipe's destroy waits for calls inside it (less than
+/// module.rs' unload timeout, which may wait for this control call).
+const DESTROY_TIMEOUT_MS: i32 = 2000;
 /// The directory of pipe nodes under /dev.
 const PREFIX: &[u8] = b"devring-pipe/";
 
 struct Entry {
     name: [u8; PIPE_NAMELEN],
-    dev: Created<Node>,
+    /// None while a destroy runs (with the lock dropped): the name stays
+    /// taken until it is done.
+    dev: Option<Created<Node>>,
 }
 
 pub struct Ctl {
@@ -120,7 +123,7 @@ impl Ctl {
         let created = client.create(path, mode, perms, Node::Pipe(pipe))?;
         *free = Some(Entry {
             name: req.name,
-            dev: created,
+            dev: Some(created),
         });
         devref::console!(
             "devring: pipe /dev/{} created ({}, {} slots of {} bytes)",
@@ -134,24 +137,44 @@ impl Ctl {
         Ok(())
     }
 
+    /// The destroy runs with the table unlocked: it may wait (up to 5 s)
+    /// for calls in the pipe, and other pipes' requests, and an unload,
+    /// must not wait behind it.
     fn destroy(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &PipeReq) -> Result<()> {
         pipe_name(&req.name)?;
-        let mut pipes = self.pipes.lock(dev)?;
-        let slot = pipes
+        let token = {
+            let mut pipes = self.pipes.lock(dev)?;
+            let entry = pipes
+                .iter_mut()
+                .flatten()
+                .find(|e| e.name == req.name)
+                .ok_or(Error::Errno(2))?; // ENOENT
+                                          // Busy: another destroy of it is running.
+            entry.dev.take().ok_or(Error::Busy)?
+        };
+        let r = client.destroy(token, DESTROY_TIMEOUT_MS);
+        let mut pipes = match self.pipes.lock(dev) {
+            Ok(p) => p,
+            // The control node is closing (unload): the unregister takes
+            // whatever is left.
+            Err(e) => return r.map_err(|(_, _)| e),
+        };
+        let Some(slot) = pipes
             .iter_mut()
             .find(|e| e.as_ref().is_some_and(|e| e.name == req.name))
-            .ok_or(Error::Errno(2))?; // ENOENT
-        let Some(entry) = slot.take() else {
-            return Err(Error::Errno(2));
+        else {
+            return r.map_err(|(_, e)| e);
         };
-        match client.destroy(entry.dev, DESTROY_TIMEOUT_MS) {
-            Ok(()) => Ok(()),
-            Err((dev, e)) => {
+        match r {
+            Ok(()) => {
+                *slot = None;
+                Ok(())
+            }
+            Err((token, e)) => {
                 // Closed, not torn down: listed until a destroy succeeds.
-                *slot = Some(Entry {
-                    name: entry.name,
-                    dev,
-                });
+                if let Some(entry) = slot.as_mut() {
+                    entry.dev = Some(token);
+                }
                 Err(e)
             }
         }

@@ -29,7 +29,7 @@ impl Device for Node {
         Ok(match self {
             Node::Bench(r) => NodeOpen::Bench(r.open(oflags)?),
             Node::Ctl(_) => NodeOpen::Ctl,
-            Node::Pipe(p) => NodeOpen::Pipe(p.open()),
+            Node::Pipe(p) => NodeOpen::Pipe(p.open(oflags)),
         })
     }
 

@@ -7,15 +7,16 @@
 //! what arrived and gives back what user space released.  The two ends
 //! never share a lock: each direction is a single-producer single-consumer
 //! link (devring-rings' `pipe`), and each ring has a busy flag taken with
-//! try-lock only: a second non-blocking sync of the same ring at the same
-//! moment gets EBUSY (netmap's busy kring); a blocking one (WAIT, read,
-//! write) waits for it as for data, poll reports "not ready".
+//! try-lock only: a second sync of the same ring at the same moment
+//! sleeps until the first one ends (as netmap's nm_kr_tryget for an
+//! ioctl); nobody spins on it.
 //!
 //! Wakeups: a sync that made room or delivered slots wakes the device's
 //! sleepers (blocking syncs, read, write) if one counted itself, and its
-//! pollers if a poll found nothing ready; both flags are Dekker pairs with
-//! the state (SeqCst), so a wakeup is never lost and a sync with nobody
-//! waiting takes no lock.
+//! pollers if a poll found nothing ready; both are Dekker pairs with the
+//! state (a SeqCst fence on each side), so a wakeup is never lost and a
+//! sync with nobody waiting takes no lock.  poll never syncs (it reads
+//! the published indices), so it never wakes itself.
 //!
 //! The region is allocated by the first bind (devref's regions are made
 //! from inside an op of their device) and goes with the device: on destroy
@@ -33,6 +34,12 @@ use crate::abi::{PipeBind, PipeSync, DEVRING_SYNC_WAIT};
 
 /// No end bound (PipeOpen::end).
 const UNBOUND: u32 = u32::MAX;
+/// sys/fcntl.h FREAD, FWRITE: d_open's flags.
+const FREAD: i32 = 0x0001;
+const FWRITE: i32 = 0x0002;
+/// EBADF, EMSGSIZE.
+const EBADF: i32 = 9;
+const EMSGSIZE: i32 = 40;
 
 /// One ring's kernel state, taken with try-lock only.  A thread that
 /// finds it taken marks it contended and may go to sleep waiting for it;
@@ -41,6 +48,10 @@ const UNBOUND: u32 = u32::MAX;
 struct RingLock {
     k: spin::Mutex<KRing>,
     contended: AtomicBool,
+    /// The kernel's hwcur and head as of the last sync, for poll, which
+    /// reads them without the lock (a TX ring's readiness needs them).
+    hwcur: AtomicU32,
+    rhead: AtomicU32,
 }
 
 impl RingLock {
@@ -48,6 +59,8 @@ impl RingLock {
         Some(RingLock {
             k: spin::Mutex::new(KRing::new(dir, n)?),
             contended: AtomicBool::new(false),
+            hwcur: AtomicU32::new(0),
+            rhead: AtomicU32::new(0),
         })
     }
 
@@ -63,13 +76,15 @@ impl RingLock {
             return Err(Error::Busy);
         };
         let r = f(&mut g);
+        self.hwcur.store(g.hwcur(), SeqCst);
+        self.rhead.store(g.head(), SeqCst);
         drop(g);
         // Pairs with a waiter's store above and its fence before it
         // tries again (sync_until): either it sees the ring free, or we
         // see its mark.
         fence(SeqCst);
         if self.contended.load(SeqCst) && self.contended.swap(false, SeqCst) {
-            pipe.kick(dev);
+            pipe.wake_sleepers(dev);
         }
         Ok(r)
     }
@@ -102,6 +117,9 @@ pub struct Pipe {
 /// One open file of a pipe: the end it bound, if any.
 pub struct PipeOpen {
     end: AtomicU32,
+    /// Opened for reading and writing (FREAD | FWRITE): only such a file
+    /// may bind an end.
+    rdwr: bool,
     claims: Arc<[AtomicBool; 2]>,
 }
 
@@ -148,9 +166,11 @@ impl Pipe {
         })
     }
 
-    pub fn open(&self) -> PipeOpen {
+    /// `oflags`: the file's FREAD/FWRITE flags (d_open's).
+    pub fn open(&self, oflags: i32) -> PipeOpen {
         PipeOpen {
             end: AtomicU32::new(UNBOUND),
+            rdwr: oflags & (FREAD | FWRITE) == FREAD | FWRITE,
             claims: self.claims.clone(),
         }
     }
@@ -173,7 +193,16 @@ impl Pipe {
         }
         let len = usize::try_from(self.layout.total).map_err(|_| Error::Invalid)?;
         let region = dev.region_alloc(len, true)?;
-        let words = dev.region(&region).ok_or(Error::Invalid)?;
+        if let Err(e) = self.init_rings(dev, &region) {
+            let _ = dev.region_free(region);
+            return Err(e);
+        }
+        Ok(self.mem.call_once(|| Mem { region }))
+    }
+
+    /// Write the four rings' headers and slots into a new region.
+    fn init_rings(&self, dev: &DeviceRef<'_>, region: &Region) -> Result<()> {
+        let words = dev.region(region).ok_or(Error::Invalid)?;
         let l = &self.layout;
         let rings = [
             (l.ends[0].tx, RING_TX, &self.tx[0]),
@@ -191,11 +220,13 @@ impl Pipe {
                 slot.len.store(0, Relaxed);
             }
             // Nobody syncs before the memory exists: the lock is free.
-            if let Some(k) = k.k.try_lock() {
-                k.reset(&ring);
+            if let Some(g) = k.k.try_lock() {
+                g.reset(&ring);
+                k.hwcur.store(g.hwcur(), SeqCst);
+                k.rhead.store(g.head(), SeqCst);
             }
         }
-        Ok(self.mem.call_once(|| Mem { region }))
+        Ok(())
     }
 
     /// This end's ring and the ring it talks to, in the region.
@@ -254,14 +285,20 @@ impl Pipe {
         }
     }
 
-    /// The peer may have something new: wake whoever counted itself.
+    /// Something changed that others may wait for: wake whoever counted
+    /// itself (sleepers) or armed itself (pollers).  Never called from
+    /// poll, which only reads: a poll cannot clear its own arming.
     fn kick(&self, dev: &DeviceRef<'_>) {
+        self.wake_sleepers(dev);
+        if self.armed.load(SeqCst) && self.armed.swap(false, SeqCst) {
+            dev.notify();
+        }
+    }
+
+    fn wake_sleepers(&self, dev: &DeviceRef<'_>) {
         fence(SeqCst);
         if self.sleepers.load(SeqCst) > 0 {
             dev.wakeup();
-        }
-        if self.armed.load(SeqCst) && self.armed.swap(false, SeqCst) {
-            dev.notify();
         }
     }
 
@@ -277,9 +314,8 @@ impl Pipe {
     ) -> Result<Synced> {
         let mut moved = 0u32;
         loop {
-            // Another thread syncing this ring right now (Busy) is, for a
-            // waiter, "not ready yet": that sync wakes the sleepers when
-            // it ends (RingLock).
+            // Another thread syncing this ring right now (Busy): wait for
+            // it; that sync wakes the sleepers when it ends (RingLock).
             match self.sync(dev, end, which) {
                 Ok(mut s) => {
                     moved = moved.saturating_add(s.moved);
@@ -288,7 +324,9 @@ impl Pipe {
                         return Ok(s);
                     }
                 }
-                Err(Error::Busy) if wait => {}
+                // Even without WAIT: as netmap's nm_kr_tryget for an
+                // ioctl, a busy ring is waited for, not an error.
+                Err(Error::Busy) => {}
                 Err(e) => return Err(e),
             }
             self.sleepers.fetch_add(1, SeqCst);
@@ -326,6 +364,10 @@ impl Pipe {
                 let mut b: PipeBind = arg.read()?;
                 let end = b.end as usize;
                 let claim = self.claims.get(end).ok_or(Error::Invalid)?;
+                if !open.rdwr {
+                    // An end sends and receives: as netmap wants O_RDWR.
+                    return Err(Error::Errno(EBADF));
+                }
                 if open.end.load(Relaxed) != UNBOUND {
                     return Err(Error::Busy);
                 }
@@ -383,8 +425,11 @@ impl Pipe {
         }
     }
 
-    /// poll(2), select(2) and kqueue: sync the rings asked about (as
-    /// netmap's poll does) and report slots beyond cur.  Never sleeps.
+    /// poll(2), select(2) and kqueue: would a sync leave slots beyond
+    /// cur (netmap's rule)?  Computed from the kernel's published indices
+    /// and the ring headers, without syncing: poll also runs as the
+    /// kqueue filter, in any thread (the waker's, inside devref_notify),
+    /// so it must neither take a ring's busy flag from its owner nor kick.
     pub fn poll(&self, dev: &DeviceRef<'_>, open: &PipeOpen, events: i32) -> i32 {
         let Ok(end) = open.end() else {
             return poll::POLLERR;
@@ -393,15 +438,11 @@ impl Pipe {
         let wr = events & (poll::POLLOUT | poll::POLLWRNORM);
         let ask = || {
             let mut ready = 0;
-            for (bits, which) in [(rd, Which::Rx), (wr, Which::Tx)] {
-                if bits == 0 {
-                    continue;
-                }
-                match self.sync(dev, end, which) {
-                    Ok(s) if s.beyond_cur > 0 => ready |= bits,
-                    Ok(_) | Err(Error::Busy) => {}
-                    Err(_) => ready |= poll::POLLERR,
-                }
+            if rd != 0 && self.rx_ready(dev, end).unwrap_or(true) {
+                ready |= rd;
+            }
+            if wr != 0 && self.tx_ready(dev, end).unwrap_or(true) {
+                ready |= wr;
             }
             ready
         };
@@ -411,11 +452,47 @@ impl Pipe {
         }
         // Nothing ready: arm, then look again (see the module doc).
         self.armed.store(true, SeqCst);
+        fence(SeqCst);
         ask()
     }
 
+    /// RX: an RX sync would publish `filled` as tail; ready unless cur is
+    /// there already.  A bad cur is "ready": the sync will say EINVAL.
+    fn rx_ready(&self, dev: &DeviceRef<'_>, end: usize) -> Result<bool> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (ring, _) = self.rings(words, end, Which::Rx)?;
+        let link = self.links.get(end).ok_or(Error::Invalid)?;
+        Ok(ring.hdr.cur.load(Relaxed) != link.filled())
+    }
+
+    /// TX: a TX sync would move min(pending, room) slots and leave tail
+    /// just before the new hwcur; ready unless cur is there already.
+    fn tx_ready(&self, dev: &DeviceRef<'_>, end: usize) -> Result<bool> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (ring, _) = self.rings(words, end, Which::Tx)?;
+        let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
+        let k = self.tx.get(end).ok_or(Error::Invalid)?;
+        let n = self.layout.slots;
+        let (hwcur, rhead) = (k.hwcur.load(SeqCst), k.rhead.load(SeqCst));
+        let (head, cur) = (ring.hdr.head.load(Relaxed), ring.hdr.cur.load(Relaxed));
+        let dist = |a: u32, b: u32| if b >= a { b - a } else { n - a + b };
+        let prev = |i: u32| if i == 0 { n - 1 } else { i - 1 };
+        if head >= n || cur >= n || hwcur >= n || rhead >= n {
+            return Ok(true);
+        }
+        if dist(rhead, head) > dist(rhead, prev(hwcur)) {
+            return Ok(true);
+        }
+        let moved = dist(hwcur, head).min(link.room());
+        let tail = prev((hwcur + moved) % n);
+        Ok(cur != tail)
+    }
+
     /// read(2): one packet (one RX slot) per call, truncated to the
-    /// caller's buffer; EAGAIN when empty and non-blocking.
+    /// caller's buffer, the rest of it dropped (a datagram); EAGAIN when
+    /// empty and non-blocking.
     pub fn read(
         &self,
         dev: &DeviceRef<'_>,
@@ -474,9 +551,9 @@ impl Pipe {
         r
     }
 
-    /// write(2): one packet per TX slot, up to buf_size bytes each, sent
-    /// at once; a short write when the peer's RX ring fills after the
-    /// first packet, EAGAIN (non-blocking) or a sleep before it.
+    /// write(2): one packet per call, at most buf_size bytes (EMSGSIZE
+    /// above, as a datagram socket), sent at once; EAGAIN (non-blocking)
+    /// or a sleep while the peer's RX ring is full.
     pub fn write(
         &self,
         dev: &DeviceRef<'_>,
@@ -485,19 +562,15 @@ impl Pipe {
         ioflag: i32,
     ) -> Result<()> {
         let end = open.end()?;
+        if uio.resid() > self.layout.buf_size as usize {
+            return Err(Error::Errno(EMSGSIZE));
+        }
         let wait = ioflag & IO_NDELAY == 0;
-        let mut sent = false;
-        while uio.resid() > 0 {
+        loop {
             match self.write_one(dev, end, uio) {
-                Ok(true) => {
-                    sent = true;
-                    continue;
-                }
+                Ok(true) => return Ok(()),
                 Ok(false) | Err(Error::Busy) => {}
                 Err(e) => return Err(e),
-            }
-            if sent {
-                return Ok(());
             }
             if !wait {
                 return Err(Error::Again);
@@ -505,7 +578,6 @@ impl Pipe {
             let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
             self.sync_until(dev, end, Which::Tx, true, |s| s.user > 0 && link.room() > 0)?;
         }
-        Ok(())
     }
 
     /// Fill the first free TX slot from the caller and send it, if there
