@@ -20,12 +20,14 @@ for mode in 0 1; do
 	expect_out '^created slots=64 buf_size=256$'
 	check "$PIPE_T" rw $P
 	expect_out '^rw: ok$'
+	check "$PIPE_T" poll-sync $P
+	expect_out '^poll-sync: ok$'
 	# Two processes, blocking syncs and poll(2), batches of 1 and 32.
 	for batch in 1 32; do
 		for how in wait poll; do
 			"$PIPE_T" recv $P 3000 $how > recv.out 2>&1 &
 			r=$!
-			check "$PIPE_T" send $P 3000 $batch
+			check timeout 60 "$PIPE_T" send $P 3000 $batch
 			expect_out '^send: sent 3000$'
 			wait $r || { cat recv.out; fail "recv $how batch $batch"; }
 			grep -q '^recv: received 3000 in order$' recv.out ||

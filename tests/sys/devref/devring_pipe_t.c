@@ -28,6 +28,10 @@
  *					ENXIO from a sync or SIGBUS from a
  *					touch of the rings, nothing else
  *	devring_pipe_t rw PATH		read(2)/write(2) through both ends
+ *	devring_pipe_t poll-sync PATH	poll(2) syncs as netmap's does: a
+ *					receiver's poll gives back the slots
+ *					it consumed, so the blocked sender's
+ *					poll finds room
  *	devring_pipe_t unload-wait PATH DIR
  *					threads block in RXSYNC, read(2) and
  *					poll(2) on end 1; DIR/ready; the test
@@ -635,6 +639,90 @@ cmd_rw(const char *path)
 	return (failures != 0);
 }
 
+/* Fill end e's TX ring with k packets of 1 byte, TXSYNC; slots moved. */
+static uint32_t
+send_k(struct end *e, uint32_t k)
+{
+	struct devring_pipe_sync s;
+	uint32_t i;
+
+	for (i = 0; i < k && e->tx->head != e->tx->tail; i++) {
+		slot(e->tx, e->tx->head)->len = 1;
+		e->tx->head = e->tx->cur = (e->tx->head + 1) % e->b.slots;
+	}
+	expect("TXSYNC", sync_e(e, DEVRING_IOC_TXSYNC, 0, &s), 0);
+	return (s.moved);
+}
+
+static int
+poll1(int fd, short events)
+{
+	struct pollfd pfd;
+
+	pfd.fd = fd;
+	pfd.events = events;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) == 1 ? pfd.revents : 0);
+}
+
+static int
+cmd_poll_sync(const char *path)
+{
+	struct devring_pipe_sync s;
+	struct end e0, e1;
+	uint32_t n;
+
+	if (bind_end(&e0, path, 0) != 0 || bind_end(&e1, path, 1) != 0)
+		errx(1, "bind");
+	n = e0.b.slots - 1;
+	/* The receiver's RX ring full, as many more pending in TX. */
+	if (send_k(&e0, n) != n || send_k(&e0, n) != 0) {
+		printf("FAIL filling the pipe\n");
+		failures++;
+	}
+	if ((poll1(e0.fd, POLLOUT) & POLLOUT) != 0) {
+		printf("FAIL POLLOUT on a full pipe\n");
+		failures++;
+	}
+	if ((poll1(e1.fd, POLLIN) & POLLIN) == 0) {
+		printf("FAIL no POLLIN on a full RX ring\n");
+		failures++;
+	}
+	/* The receiver takes everything (no sync): head = cur = tail. */
+	expect("RXSYNC", sync_e(&e1, DEVRING_IOC_RXSYNC, 0, &s), 0);
+	if (s.slots != n) {
+		printf("FAIL %u slots arrived, want %u\n", s.slots, n);
+		failures++;
+	}
+	e1.rx->head = e1.rx->cur = e1.rx->tail;
+	/* Its poll finds nothing new, but gives the slots back... */
+	if ((poll1(e1.fd, POLLIN) & POLLIN) != 0) {
+		printf("FAIL POLLIN with nothing new\n");
+		failures++;
+	}
+	/* ...so the sender's poll moves its pending slots and has room. */
+	if ((poll1(e0.fd, POLLOUT) & POLLOUT) == 0) {
+		printf("FAIL no POLLOUT after the receiver's poll released "
+		    "its slots\n");
+		failures++;
+	}
+	if ((poll1(e1.fd, POLLIN) & POLLIN) == 0) {
+		printf("FAIL the pending slots did not arrive\n");
+		failures++;
+	}
+	/* Leave the pipe empty: the rings keep their state across binds. */
+	expect("RXSYNC", sync_e(&e1, DEVRING_IOC_RXSYNC, 0, &s), 0);
+	e1.rx->head = e1.rx->cur = e1.rx->tail;
+	expect("RXSYNC", sync_e(&e1, DEVRING_IOC_RXSYNC, 0, &s), 0);
+	munmap(e0.mem, e0.b.size);
+	munmap(e1.mem, e1.b.size);
+	close(e0.fd);
+	close(e1.fd);
+	if (failures == 0)
+		printf("poll-sync: ok\n");
+	return (failures != 0);
+}
+
 struct waiter {
 	struct end	*e;
 	int		 kind;	/* 0 RXSYNC, 1 read, 2 poll */
@@ -742,7 +830,7 @@ usage(void)
 	fprintf(stderr, "usage: devring_pipe_t create NAME MODE [PERMS [SLOTS "
 	    "[BUFSIZE [UID GID]]]]\n       devring_pipe_t destroy NAME\n"
 	    "       devring_pipe_t ctl-errors\n"
-	    "       devring_pipe_t bind-errors|rw PATH\n"
+	    "       devring_pipe_t bind-errors|rw|poll-sync PATH\n"
 	    "       devring_pipe_t send PATH COUNT BATCH [DIR]\n"
 	    "       devring_pipe_t recv PATH COUNT wait|poll [DIR]\n"
 	    "       devring_pipe_t unload-wait PATH DIR\n");
@@ -768,6 +856,8 @@ main(int argc, char **argv)
 		return (cmd_bind_errors(argv[2]));
 	if (strcmp(argv[1], "rw") == 0 && argc == 3)
 		return (cmd_rw(argv[2]));
+	if (strcmp(argv[1], "poll-sync") == 0 && argc == 3)
+		return (cmd_poll_sync(argv[2]));
 	if (strcmp(argv[1], "send") == 0 && (argc == 5 || argc == 6)) {
 		batch = (uint32_t)strtoul(argv[4], NULL, 0);
 		if (batch == 0)

@@ -15,8 +15,9 @@
 //! sleepers (blocking syncs, read, write) if one counted itself, and its
 //! pollers if a poll found nothing ready; both are Dekker pairs with the
 //! state (a SeqCst fence on each side), so a wakeup is never lost and a
-//! sync with nobody waiting takes no lock.  poll never syncs (it reads
-//! the published indices), so it never wakes itself.
+//! sync with nobody waiting takes no lock.  A poll arms flags of its own
+//! end, which only the other end's progress clears, so the sync a poll
+//! does (as netmap's) never clears its own arming.
 //!
 //! The region is allocated by the first bind (devref's regions are made
 //! from inside an op of their device) and goes with the device: on destroy
@@ -43,8 +44,9 @@ const EMSGSIZE: i32 = 40;
 
 /// One ring's kernel state, taken with try-lock only.  A thread that
 /// finds it taken marks it contended and may go to sleep waiting for it;
-/// the holder, on release, wakes the device's sleepers (and armed
-/// pollers) if so: it is the only one who knows the ring came free.
+/// the holder, on release, wakes the device's sleepers if so: it is the
+/// only one who knows the ring came free.  (A poll that finds it taken
+/// does not wait: it answers from the published indices.)
 struct RingLock {
     k: spin::Mutex<KRing>,
     contended: AtomicBool,
@@ -110,8 +112,11 @@ pub struct Pipe {
     claims: Arc<[AtomicBool; 2]>,
     /// Threads about to sleep in a blocking sync, read or write.
     sleepers: AtomicU32,
-    /// A poll found nothing ready: the next change notifies.
-    armed: AtomicBool,
+    /// armed[2 * e + d]: a poll of end e found nothing ready for reading
+    /// (d = 0) or writing (d = 1); the next change of that notifies.
+    /// Only the other end's progress changes them, so a poll's own sync
+    /// never clears its own arming.
+    armed: [AtomicBool; 4],
 }
 
 /// One open file of a pipe: the end it bound, if any.
@@ -162,7 +167,7 @@ impl Pipe {
             links: [Link::new(n), Link::new(n)],
             claims: Arc::new([AtomicBool::new(false), AtomicBool::new(false)]),
             sleepers: AtomicU32::new(0),
-            armed: AtomicBool::new(false),
+            armed: [const { AtomicBool::new(false) }; 4],
         })
     }
 
@@ -269,29 +274,37 @@ impl Pipe {
                 k.with(self, dev, |k| rxsync(k, &ring, link))?
             }
         };
+        let peer = 1 - end;
         match s {
             Ok(s) => {
-                if s.released > 0 || (which == Which::Tx && s.moved > 0) {
-                    self.kick(dev);
+                if which == Which::Tx && s.moved > 0 {
+                    self.kick(dev, peer, Which::Rx);
+                }
+                if s.released > 0 {
+                    self.kick(dev, peer, Which::Tx);
                 }
                 Ok(s)
             }
             Err(_) => {
                 // A TX sync that failed may have moved slots before the
                 // bad one.
-                self.kick(dev);
+                if which == Which::Tx {
+                    self.kick(dev, peer, Which::Rx);
+                }
                 Err(Error::Invalid)
             }
         }
     }
 
-    /// Something changed that others may wait for: wake whoever counted
-    /// itself (sleepers) or armed itself (pollers).  Never called from
-    /// poll, which only reads: a poll cannot clear its own arming.
-    fn kick(&self, dev: &DeviceRef<'_>) {
+    /// End `end`'s readiness for `which` may have changed: wake whoever
+    /// counted itself (sleepers) or armed itself for it (pollers).
+    fn kick(&self, dev: &DeviceRef<'_>, end: usize, which: Which) {
         self.wake_sleepers(dev);
-        if self.armed.load(SeqCst) && self.armed.swap(false, SeqCst) {
-            dev.notify();
+        let d = usize::from(which == Which::Tx);
+        if let Some(a) = self.armed.get(2 * end + d) {
+            if a.load(SeqCst) && a.swap(false, SeqCst) {
+                dev.notify();
+            }
         }
     }
 
@@ -425,11 +438,13 @@ impl Pipe {
         }
     }
 
-    /// poll(2), select(2) and kqueue: would a sync leave slots beyond
-    /// cur (netmap's rule)?  Computed from the kernel's published indices
-    /// and the ring headers, without syncing: poll also runs as the
-    /// kqueue filter, in any thread (the waker's, inside devref_notify),
-    /// so it must neither take a ring's busy flag from its owner nor kick.
+    /// poll(2), select(2) and kqueue: sync the rings asked about, as
+    /// netmap's poll does (an RX sync also gives back what user space
+    /// consumed, which the sender may be waiting for), and report slots
+    /// beyond cur.  poll also runs as the kqueue filter, in any thread
+    /// (the waker's, inside devref_notify), where it may not sleep: a ring
+    /// another thread holds is not waited for, its readiness is computed
+    /// from the published indices instead.
     pub fn poll(&self, dev: &DeviceRef<'_>, open: &PipeOpen, events: i32) -> i32 {
         let Ok(end) = open.end() else {
             return poll::POLLERR;
@@ -438,11 +453,25 @@ impl Pipe {
         let wr = events & (poll::POLLOUT | poll::POLLWRNORM);
         let ask = || {
             let mut ready = 0;
-            if rd != 0 && self.rx_ready(dev, end).unwrap_or(true) {
-                ready |= rd;
-            }
-            if wr != 0 && self.tx_ready(dev, end).unwrap_or(true) {
-                ready |= wr;
+            for (bits, which) in [(rd, Which::Rx), (wr, Which::Tx)] {
+                if bits == 0 {
+                    continue;
+                }
+                let ok = match self.sync(dev, end, which) {
+                    Ok(s) => s.beyond_cur > 0,
+                    Err(Error::Busy) => match which {
+                        Which::Rx => self.rx_ready(dev, end),
+                        Which::Tx => self.tx_ready(dev, end),
+                    }
+                    .unwrap_or(true),
+                    Err(_) => {
+                        ready |= poll::POLLERR;
+                        false
+                    }
+                };
+                if ok {
+                    ready |= bits;
+                }
             }
             ready
         };
@@ -451,7 +480,11 @@ impl Pipe {
             return ready;
         }
         // Nothing ready: arm, then look again (see the module doc).
-        self.armed.store(true, SeqCst);
+        for (bits, d) in [(rd, 0), (wr, 1)] {
+            if let (true, Some(a)) = (bits != 0, self.armed.get(2 * end + d)) {
+                a.store(true, SeqCst);
+            }
+        }
         fence(SeqCst);
         ask()
     }
@@ -546,7 +579,7 @@ impl Pipe {
         })?;
         if let Ok(true) = r {
             // A slot went back to the sender.
-            self.kick(dev);
+            self.kick(dev, 1 - end, Which::Tx);
         }
         r
     }
@@ -616,7 +649,7 @@ impl Pipe {
         })?;
         if moved > 0 || r.is_err() {
             // Delivered to the peer (or a bad ring, maybe after some).
-            self.kick(dev);
+            self.kick(dev, 1 - end, Which::Rx);
         }
         r
     }
