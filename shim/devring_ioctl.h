@@ -122,9 +122,9 @@ struct devring_slot {
  * write(2) move one packet (one slot) per call, as a datagram socket, for
  * clients that do not map the region (EMSGSIZE above buf_size; a short
  * read drops the rest of the packet).  poll(2), select(2) and kqueue(2)
- * report POLLIN when an RX sync would leave slots beyond cur, POLLOUT when
- * a TX sync would leave free slots beyond cur (netmap's rule), without
- * syncing.  Only a file opened O_RDWR may bind an end.
+ * sync the rings asked about, as netmap's poll does, and report POLLIN
+ * when the RX ring has slots beyond cur, POLLOUT when the TX ring has free
+ * slots beyond cur.  Only a file opened O_RDWR may bind an end.
  */
 #define	DEVRING_PATH_CTL	"/dev/devringctl"
 #define	DEVRING_PIPE_DIR	"/dev/devring-pipe/"
