@@ -42,13 +42,13 @@
  *            path with the ring's checks (the kernel answers every slot
  *            free, nothing moved).
  *   poll     poll(2) POLLOUT on a bound end, always ready (the driver
- *            computes it from the rings' state, without a sync).
+ *            syncs the TX ring, as netmap's poll does, and finds every
+ *            slot free).
  *
  * The floor is the null device's ioctl loop (as above, with the same
  * threads).  -s shares one pipe instead of one per thread, for sync and
  * poll: thread i works on end i, its own TX ring (a ring serves one sync
- * at a time: a concurrent sync of it waits, or answered EBUSY before), so
- * at most two threads.
+ * at a time: a concurrent sync of it waits), so at most two threads.
  *
  * Exit status: 0 when every point ran (whatever the numbers), 1 on a
  * harness error (a device that cannot be opened, a call that failed in an
