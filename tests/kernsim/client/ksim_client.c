@@ -91,10 +91,15 @@ fb2linux(int e)
 	}
 }
 
+/* The exit status, once exit(3) runs the exit closes (ksim_on_exit). */
+static volatile int exiting = -1;
+
 static void
 die(const char *why)
 {
 
+	if (exiting >= 0)
+		_exit(exiting);	/* the server went first: nothing to close */
 	fprintf(stderr, "ksim_client: %s\n", why);
 	_exit(3);
 }
@@ -178,9 +183,39 @@ linux_oflags(int f)
 	return (r);
 }
 
+/*
+ * exit(3): close every kernsim descriptor before the process is gone, as
+ * FreeBSD's exit1() does (kern/kern_exit.c: fdescfree() closes the files
+ * before the process becomes a zombie, so a parent's wait(2) returns
+ * after the closes, and with them the device's close and cdevpriv
+ * destructor).  A process killed by a signal skips this: its descriptors
+ * are closed when its connections drop, after the fact.
+ */
+int	__wrap_close(int);
+
+static void
+ksim_on_exit(int status, void *arg __attribute__((unused)))
+{
+	int i;
+
+	exiting = status & 0xff;
+	for (i = 0; i < NFDS; i++)
+		if (__atomic_load_n(&ksim_fds[i], __ATOMIC_ACQUIRE))
+			(void)__wrap_close(FD_BASE + i);
+}
+
+static void
+ksim_exit_hook(void)
+{
+
+	(void)on_exit(ksim_on_exit, NULL);
+}
+
 int
 __wrap_open(const char *path, int flags, ...)
 {
+	static pthread_once_t hook = PTHREAD_ONCE_INIT;
+
 	int64_t a[1];
 	va_list ap;
 	int mode = 0, fd;
@@ -194,8 +229,10 @@ __wrap_open(const char *path, int flags, ...)
 		return (__real_open(path, flags, mode));
 	a[0] = fb_oflags(flags);
 	fd = (int)call(KSIM_OP_OPEN, a, 1, path, strlen(path) + 1, NULL, 0);
-	if (fd >= FD_BASE && fd < FD_BASE + NFDS)
+	if (fd >= FD_BASE && fd < FD_BASE + NFDS) {
 		__atomic_store_n(&ksim_fds[fd - FD_BASE], 1, __ATOMIC_RELEASE);
+		pthread_once(&hook, ksim_exit_hook);
+	}
 	return (fd);
 }
 
