@@ -10,7 +10,7 @@
 # Environment: FREEBSD_MAJOR (15), KSIM_MODDIR (build/$FREEBSD_MAJOR),
 # KSIM (build/kernsim/$FREEBSD_MAJOR/kernsim), KSIM_FLAGS (e.g. "-n 4 -p 100"),
 # KSIM_CYCLES (unload-under-load cycles, 20), KSIM_TIMEOUT (seconds per
-# case, 120).
+# case, 120), KSIM_JOBS (cases run at once, 2).
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
@@ -33,6 +33,41 @@ for m in devref devring; do
 	fi
 done
 mkdir -p "$logdir"
+# One case: its lines printed in one write (cases run in parallel).
+run_one()
+{
+	c=$1
+	name=$(basename "${c%.*}")
+	log=$logdir/$name.log
+	t0=$(date +%s.%N)
+	case $c in
+	*.sh)	# A shell case: its own kernsim server (tests/kernsim/lib.sh).
+		KSIM=$ksim timeout "$timeout" sh "$c" > "$log" 2>&1 ;;
+	*)	# shellcheck disable=SC2086
+		timeout "$timeout" "$ksim" $KSIM_FLAGS run "$c" > "$log" 2>&1 ;;
+	esac
+	rc=$?
+	t1=$(date +%s.%N)
+	dt=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')
+	case $rc in
+	0)	out="ok      $name (${dt}s)" ;;
+	77)	out="skipped $name: $(grep '^SKIP' "$log")" ;;
+	*)	if [ $rc -eq 124 ]; then
+			out="FAILED  $name: timed out after ${timeout}s"
+		else
+			out="FAILED  $name (exit $rc, ${dt}s):"
+		fi
+		out="$out
+$(grep -E '^(FAIL|kernsim: FAIL)' "$log" | head -5 | sed 's/^/        /')
+        log: $log" ;;
+	esac
+	printf '%s\n' "$out"
+}
+
+if [ "${1:-}" = --one ]; then
+	run_one "$2"
+	exit 0
+fi
 # Imports kernsim does not define (the modules grow faster than the model):
 # say so once, by name; every case loading that module will fail on it.
 syms=build/kernsim/$major/kernel.syms
@@ -47,32 +82,15 @@ fi
 if [ $# -eq 0 ]; then
 	set -- tests/kernsim/cases/*.ks tests/kernsim/cases/*.sh
 fi
-pass=0 fail=0 skip=0
-for c in "$@"; do
-	name=$(basename "${c%.*}")
-	log=$logdir/$name.log
-	t0=$(date +%s.%N)
-	case $c in
-	*.sh)	# A shell case: its own kernsim server (tests/kernsim/lib.sh).
-		KSIM=$ksim timeout "$timeout" sh "$c" > "$log" 2>&1 ;;
-	*)	# shellcheck disable=SC2086
-		timeout "$timeout" "$ksim" $KSIM_FLAGS run "$c" > "$log" 2>&1 ;;
-	esac
-	rc=$?
-	t1=$(date +%s.%N)
-	dt=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')
-	case $rc in
-	0)	pass=$((pass + 1)); echo "ok      $name (${dt}s)" ;;
-	77)	skip=$((skip + 1)); echo "skipped $name: $(grep '^SKIP' "$log")" ;;
-	*)	fail=$((fail + 1))
-		if [ $rc -eq 124 ]; then
-			echo "FAILED  $name: timed out after ${timeout}s"
-		else
-			echo "FAILED  $name (exit $rc, ${dt}s):"
-		fi
-		grep -E '^(FAIL|kernsim: FAIL)' "$log" | head -5 | sed 's/^/        /'
-		echo "        log: $log" ;;
-	esac
-done
-echo "$pass passed, $fail failed${skip:+, $skip skipped}"
-[ $fail -eq 0 ]
+# KSIM_JOBS cases at a time (2): most of a case's time is spent waiting
+# (sleeps, timeouts, a peer), and each has its own kernel, so they do not
+# share state; a case that measures time or CPU measures its own server.
+jobs=${KSIM_JOBS:-2}
+res=$logdir/results.$$
+printf '%s\n' "$@" | KSIM=$ksim xargs -P "$jobs" -n 1 sh "$0" --one | tee "$res"
+pass=$(grep -c '^ok ' "$res")
+fail=$(grep -c '^FAILED ' "$res")
+skip=$(grep -c '^skipped ' "$res")
+rm -f "$res"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
