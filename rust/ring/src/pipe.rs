@@ -62,6 +62,12 @@ impl Link {
         }
     }
 
+    /// Empty again (a pipe started afresh, no sync running).
+    pub fn reset(&self) {
+        self.filled.store(0, Release);
+        self.released.store(0, Release);
+    }
+
     /// Free slots in the RX ring: what a TX sync could move now (an
     /// estimate for anyone but the sender: it only grows under it).
     pub fn room(&self) -> u32 {

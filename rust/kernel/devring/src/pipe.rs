@@ -187,26 +187,26 @@ impl Pipe {
         }
     }
 
-    /// The region, made (and its rings written) by the first bind.
-    fn memory(&self, dev: &DeviceRef<'_>) -> Result<&Mem> {
+    /// The region, made (and its rings written) by the first bind; the
+    /// caller holds `init`.  Also says whether it was made just now.
+    fn memory(&self, dev: &DeviceRef<'_>) -> Result<(&Mem, bool)> {
         if let Some(m) = self.mem.get() {
-            return Ok(m);
-        }
-        let _g = self.init.lock(dev)?;
-        if let Some(m) = self.mem.get() {
-            return Ok(m);
+            return Ok((m, false));
         }
         let len = usize::try_from(self.layout.total).map_err(|_| Error::Invalid)?;
         let region = dev.region_alloc(len, true)?;
-        if let Err(e) = self.init_rings(dev, &region) {
+        if let Err(e) = self.reset_rings(dev, &region) {
             let _ = dev.region_free(region);
             return Err(e);
         }
-        Ok(self.mem.call_once(|| Mem { region }))
+        Ok((self.mem.call_once(|| Mem { region }), true))
     }
 
-    /// Write the four rings' headers and slots into a new region.
-    fn init_rings(&self, dev: &DeviceRef<'_>, region: &Region) -> Result<()> {
+    /// Start the pipe afresh: the four rings' headers and slots as a new
+    /// pipe has them (each slot with a buffer of its own), the kernel's
+    /// state and the links empty.  Only with no end bound (the caller
+    /// holds `init`, and no sync runs without a bound end).
+    fn reset_rings(&self, dev: &DeviceRef<'_>, region: &Region) -> Result<()> {
         let words = dev.region(region).ok_or(Error::Invalid)?;
         let l = &self.layout;
         let rings = [
@@ -224,12 +224,16 @@ impl Pipe {
                 slot.buf_idx.store(l.initial_buffer(r, s), Relaxed);
                 slot.len.store(0, Relaxed);
             }
-            // Nobody syncs before the memory exists: the lock is free.
-            if let Some(g) = k.k.try_lock() {
-                g.reset(&ring);
-                k.hwcur.store(g.hwcur(), SeqCst);
-                k.rhead.store(g.head(), SeqCst);
-            }
+            // No end is bound, so no sync holds it.
+            let mut g = k.k.try_lock().ok_or(Error::Busy)?;
+            let d = if dir == RING_TX { Dir::Tx } else { Dir::Rx };
+            *g = KRing::new(d, l.slots).ok_or(Error::Invalid)?;
+            g.reset(&ring);
+            k.hwcur.store(g.hwcur(), SeqCst);
+            k.rhead.store(g.head(), SeqCst);
+        }
+        for link in &self.links {
+            link.reset();
         }
         Ok(())
     }
@@ -384,10 +388,24 @@ impl Pipe {
                 if open.end.load(Relaxed) != UNBOUND {
                     return Err(Error::Busy);
                 }
+                // Binds one at a time: whether the pipe starts afresh
+                // depends on the other end's claim.
+                let _g = self.init.lock(dev)?;
                 if claim.compare_exchange(false, true, SeqCst, SeqCst).is_err() {
                     return Err(Error::Busy);
                 }
+                let other = self.claims.get(1 - end).ok_or(Error::Invalid)?;
                 let mem = match self.memory(dev) {
+                    // The other end unbound: nobody holds a view of the
+                    // rings; what a former binder left (scribbled slots,
+                    // packets in flight) goes.
+                    Ok((m, false)) if !other.load(SeqCst) => {
+                        self.reset_rings(dev, &m.region).map(|()| m)
+                    }
+                    Ok((m, _)) => Ok(m),
+                    Err(e) => Err(e),
+                };
+                let mem = match mem {
                     Ok(m) => m,
                     Err(e) => {
                         claim.store(false, SeqCst);
