@@ -246,6 +246,9 @@ kernsim-long: kernsim
 	    $(KSIM_DIR)/cases/unload-under-load-storebuf.ks \
 	    $(KSIM_DIR)/cases/unload-under-load-memguard.ks \
 	    $(KSIM_DIR)/cases/kyua-unload-under-load.sh
+	@FREEBSD_MAJOR=$(FREEBSD_MAJOR) KSIM_KYUA_BODIES=pipe_exchange \
+	    KSIM_TIMEOUT=900 sh $(KSIM_DIR)/run.sh \
+	    $(KSIM_DIR)/cases/pipe-as-written.sh
 
 # The benchmark's floor: a bare eternal cdev, no gate (testmods/nulldev.c).
 $(KSIM_OUT)/testmods/nulldev.ko: $(KSIM_DIR)/testmods/nulldev.c shim/devring_ioctl.h mk/freebsd.mk mk/kmod.ldscript

@@ -148,9 +148,11 @@ int	KSIM(k_rw)(void *fp, void *buf, unsigned long len, int write,
 int	KSIM(k_poll)(void **fps, const short *events, short *revents, int n,
 	    long timo_ms, int *nready);
 int	KSIM(k_dev_exists)(const char *path);
-/* stat(2) of a /dev name: inode and rdev (devfs_getattr); 0 or ENOENT. */
-int	KSIM(k_dev_stat)(const char *path, unsigned long *inop,
-	    unsigned long *rdevp);
+/*
+ * stat(2) of a /dev name (devfs_getattr): st[0] inode, st[1] rdev, st[2]
+ * uid, st[3] gid, st[4] mode; 0 or ENOENT.
+ */
+int	KSIM(k_dev_stat)(const char *path, unsigned long *st);
 int	KSIM(k_fcntl)(void *fp, int cmd, long arg, int *retp);
 void	*KSIM(k_kqueue_create)(void);
 void	KSIM(k_kqueue_close)(void *kq);

@@ -151,8 +151,7 @@ int	ksys_kldfind(const char *name, int *errp);
 int	ksys_sysctl(const char *name, void *buf, size_t *lenp, int *kindp,
 	    int *errp);
 int	ksys_dev_exists(const char *path);
-int	ksys_dev_stat(const char *path, unsigned long *inop,
-	    unsigned long *rdevp, int *errp);
+int	ksys_dev_stat(const char *path, unsigned long *st, int *errp);
 int	ksys_open_files(void);
 /* FreeBSD's struct kevent (sys/event.h, 12+). */
 struct ksim_kevent {

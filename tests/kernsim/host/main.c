@@ -670,10 +670,11 @@ do_command(int ac, char **av)
 		if (!ksys_dev_exists(av[1]))
 			e = FB_ENOENT;
 	} else if (strcmp(av[0], "dev-stat") == 0 && ac == 2) {
-		unsigned long ino, rdev;
+		unsigned long st[5];
 
-		if (ksys_dev_stat(av[1], &ino, &rdev, &e) == 0)
-			ksim_out("%lu %lu\n", ino, rdev);
+		if (ksys_dev_stat(av[1], st, &e) == 0)
+			ksim_out("%lu %lu %lu %lu %lo\n", st[0], st[1], st[2],
+			    st[3], st[4]);
 	} else if (strcmp(av[0], "malloc-stat") == 0) {
 		int mode = 1;
 

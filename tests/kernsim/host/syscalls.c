@@ -380,15 +380,13 @@ sys_devstat(void *a_)
 {
 	struct sc_args *a = a_;
 
-	a->error = ksim_k_dev_stat(a->path, (unsigned long *)a->p1,
-	    (unsigned long *)a->p2);
+	a->error = ksim_k_dev_stat(a->path, (unsigned long *)a->p1);
 }
 
 int
-ksys_dev_stat(const char *path, unsigned long *inop, unsigned long *rdevp,
-    int *errp)
+ksys_dev_stat(const char *path, unsigned long *st, int *errp)
 {
-	struct sc_args a = { .path = path, .p1 = inop, .p2 = rdevp };
+	struct sc_args a = { .path = path, .p1 = st };
 
 	ksim_syscall("stat", sys_devstat, &a);
 	*errp = a.error;

@@ -699,10 +699,13 @@ k_dev_exists(const char *path)
  * stat(2) of a /dev name (fs/devfs/devfs_vnops.c devfs_getattr): a device
  * node's va_fileid is its dirent's de_inode, which devfs_populate_loop
  * set from the cdev's cdp_inode, and its va_rdev is cdp_inode too
- * (dev2udev).  0, or ENOENT for a name devfs does not show.
+ * (dev2udev); va_uid, va_gid and va_mode are the dirent's de_uid, de_gid
+ * and de_mode, which devfs_populate_loop (fs/devfs/devfs_devs.c) copied
+ * from the cdev's si_uid, si_gid and si_mode.  0, or ENOENT for a name
+ * devfs does not show.
  */
 int
-k_dev_stat(const char *path, unsigned long *inop, unsigned long *rdevp)
+k_dev_stat(const char *path, unsigned long *st)
 {
 	struct ks_cdev_priv *cdp;
 	int error = ENOENT;
@@ -712,8 +715,11 @@ k_dev_stat(const char *path, unsigned long *inop, unsigned long *rdevp)
 	ks_devfs_populate();		/* devfs_lookup */
 	hs_lock(HS_LOCK_DEVFS);
 	if ((cdp = ks_dev_lookup(path + 5)) != NULL) {
-		*inop = cdp->cdp_inode;
-		*rdevp = cdp->cdp_inode;
+		st[0] = cdp->cdp_inode;
+		st[1] = cdp->cdp_inode;
+		st[2] = cdp->cdp_c.si_uid;
+		st[3] = cdp->cdp_c.si_gid;
+		st[4] = (unsigned long)cdp->cdp_c.si_mode & 07777;
 		error = 0;
 	}
 	hs_unlock(HS_LOCK_DEVFS);
