@@ -48,11 +48,14 @@ lint:
 
 .PHONY: lint
 
-# The long fuzz run of the ring rules (10^5 cases of up to 64 user steps,
-# over 10^6 syncs; make test runs the default 3000 cases).
+# The long fuzz runs: the ring rules (10^5 cases of up to 64 user steps,
+# over 10^6 syncs; make test runs 3000) and the pipe request decoders
+# (10^6 requests; make test runs 20000).
 fuzz:
 	cd rust && DEVRING_FUZZ_CASES=100000 $(HOST_CARGO) test --release \
 	    -p devring-rings --test pipe_host
+	cd rust && DEVRING_FUZZ_CASES=1000000 $(HOST_CARGO) test --release \
+	    -p devring-rings --test ctl_fuzz
 
 .PHONY: fuzz
 

@@ -20,6 +20,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::unwrap_used, clippy::indexing_slicing)]
 
+pub mod ctl;
 pub mod kring;
 pub mod layout;
 pub mod pipe;

@@ -1,4 +1,5 @@
-//! The C ABI header and this crate agree on the shared ring layout.
+//! The C ABI header and this crate agree on the shared ring layout and the
+//! pipe requests' constants.
 //!
 //! A tiny C program is compiled with the host's C compiler against
 //! `shim/devring_ioctl.h` (its `<sys/ioccom.h>` is FreeBSD's: the kernsim
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use core::mem::{offset_of, size_of};
+use devring_rings::ctl;
 use devring_rings::layout::{BUF_ALIGN, BUF_MAX, MAX_SLOTS, MIN_SLOTS, RING_ALIGN};
 use devring_rings::shared::{RING_RX, RING_TX};
 use devring_rings::{RingHeader, Slot};
@@ -53,6 +55,15 @@ main(void)
 	P("DEVRING_RING_MAX_SLOTS", DEVRING_RING_MAX_SLOTS);
 	P("DEVRING_BUF_ALIGN", DEVRING_BUF_ALIGN);
 	P("DEVRING_BUF_MAX", DEVRING_BUF_MAX);
+	P("DEVRING_PIPE_NAMELEN", DEVRING_PIPE_NAMELEN);
+	P("DEVRING_PIPES_MAX", DEVRING_PIPES_MAX);
+	P("DEVRING_PIPE_SLOTS", DEVRING_PIPE_SLOTS);
+	P("DEVRING_PIPE_BUF_SIZE", DEVRING_PIPE_BUF_SIZE);
+	P("DEVRING_PIPE_PERMS", DEVRING_PIPE_PERMS);
+	P("DEVRING_PIPE_MAX_BYTES", DEVRING_PIPE_MAX_BYTES);
+	P("DEVRING_SYNC_WAIT", DEVRING_SYNC_WAIT);
+	P("DEVRING_MODE_PCPU", DEVRING_MODE_PCPU);
+	P("DEVRING_MODE_COUNTED", DEVRING_MODE_COUNTED);
 	return (0);
 }
 "#;
@@ -129,6 +140,15 @@ fn rust_side() -> BTreeMap<String, u64> {
     m.insert("DEVRING_RING_MAX_SLOTS".into(), MAX_SLOTS.into());
     m.insert("DEVRING_BUF_ALIGN".into(), BUF_ALIGN.into());
     m.insert("DEVRING_BUF_MAX".into(), BUF_MAX.into());
+    m.insert("DEVRING_PIPE_NAMELEN".into(), ctl::PIPE_NAMELEN as u64);
+    m.insert("DEVRING_PIPES_MAX".into(), ctl::PIPES_MAX as u64);
+    m.insert("DEVRING_PIPE_SLOTS".into(), ctl::PIPE_SLOTS.into());
+    m.insert("DEVRING_PIPE_BUF_SIZE".into(), ctl::PIPE_BUF_SIZE.into());
+    m.insert("DEVRING_PIPE_PERMS".into(), ctl::PIPE_PERMS.into());
+    m.insert("DEVRING_PIPE_MAX_BYTES".into(), ctl::PIPE_MAX_BYTES);
+    m.insert("DEVRING_SYNC_WAIT".into(), ctl::SYNC_WAIT.into());
+    m.insert("DEVRING_MODE_PCPU".into(), ctl::MODE_PCPU.into());
+    m.insert("DEVRING_MODE_COUNTED".into(), ctl::MODE_COUNTED.into());
     m
 }
 
@@ -136,7 +156,7 @@ fn rust_side() -> BTreeMap<String, u64> {
 fn c_header_and_rust_ring_layout_agree() {
     let c = c_side();
     let rust = rust_side();
-    assert_eq!(c.len(), 27, "the C program printed {c:?}");
+    assert_eq!(c.len(), 36, "the C program printed {c:?}");
     let keys: std::collections::BTreeSet<&String> = c.keys().chain(rust.keys()).collect();
     let differ: Vec<String> = keys
         .into_iter()

@@ -3,18 +3,7 @@
 
 use devref::{ioc, IOC_IN, IOC_INOUT};
 
-/// DEVRING_PIPE_NAMELEN
-pub const PIPE_NAMELEN: usize = 32;
-/// DEVRING_PIPES_MAX
-pub const PIPES_MAX: usize = 64;
-/// DEVRING_PIPE_SLOTS, DEVRING_PIPE_BUF_SIZE, DEVRING_PIPE_PERMS
-pub const PIPE_SLOTS: u32 = 256;
-pub const PIPE_BUF_SIZE: u32 = 2048;
-pub const PIPE_PERMS: u32 = 0o600;
-/// DEVRING_PIPE_MAX_BYTES
-pub const PIPE_MAX_BYTES: u64 = 64 << 20;
-/// DEVRING_SYNC_WAIT
-pub const DEVRING_SYNC_WAIT: u32 = 0x1;
+pub use devring_rings::ctl::{PIPES_MAX, PIPE_NAMELEN};
 
 devref::ioctl_struct! {
     /// `struct devring_pipe_req`.

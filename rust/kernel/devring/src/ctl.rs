@@ -7,11 +7,10 @@
 //! again).
 
 use devref::{Client, Created, DeviceRef, Error, IoctlArg, Mode, Perms, Result, SleepLock};
-use devring_rings::PipeLayout;
+use devring_rings::ctl::{decode_create, pipe_name, MODE_PCPU};
 
 use crate::abi::{
-    PipeReq, DEVRING_IOC_PIPE_CREATE, DEVRING_IOC_PIPE_DESTROY, PIPES_MAX, PIPE_BUF_SIZE,
-    PIPE_MAX_BYTES, PIPE_NAMELEN, PIPE_PERMS, PIPE_SLOTS,
+    PipeReq, DEVRING_IOC_PIPE_CREATE, DEVRING_IOC_PIPE_DESTROY, PIPES_MAX, PIPE_NAMELEN,
 };
 use crate::node::Node;
 use crate::pipe::Pipe;
@@ -41,18 +40,6 @@ impl Default for Ctl {
     }
 }
 
-/// The name's bytes before its NUL: 1 to 31 of [A-Za-z0-9._-], not "." or
-/// "..".
-fn pipe_name(raw: &[u8; PIPE_NAMELEN]) -> Result<&[u8]> {
-    let len = raw.iter().position(|&c| c == 0).ok_or(Error::Invalid)?;
-    let name = raw.get(..len).ok_or(Error::Invalid)?;
-    let ok = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
-    if name.is_empty() || name == b"." || name == b".." || !name.iter().all(ok) {
-        return Err(Error::Invalid);
-    }
-    Ok(name)
-}
-
 impl Ctl {
     pub fn ioctl(
         &self,
@@ -75,31 +62,16 @@ impl Ctl {
     }
 
     fn create(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &mut PipeReq) -> Result<()> {
-        let name = pipe_name(&req.name)?;
-        let mode = match req.mode {
-            0 => Mode::Pcpu,
-            1 => Mode::Counted,
-            _ => return Err(Error::Invalid),
-        };
-        let perms = match req.perms {
-            0 => PIPE_PERMS,
-            p if p & !0o777 == 0 => p,
-            _ => return Err(Error::Invalid),
-        };
-        let slots = if req.slots == 0 {
-            PIPE_SLOTS
+        let name = pipe_name(&req.name).map_err(|_| Error::Invalid)?;
+        let c = decode_create(req.mode, req.perms, req.slots, req.buf_size)
+            .map_err(|_| Error::Invalid)?;
+        let mode = if c.mode == MODE_PCPU {
+            Mode::Pcpu
         } else {
-            req.slots
+            Mode::Counted
         };
-        let buf_size = if req.buf_size == 0 {
-            PIPE_BUF_SIZE
-        } else {
-            req.buf_size
-        };
-        let layout = PipeLayout::new(slots, buf_size).ok_or(Error::Invalid)?;
-        if layout.total > PIPE_MAX_BYTES {
-            return Err(Error::Invalid);
-        }
+        let (perms, layout) = (c.perms, c.layout);
+        let (slots, buf_size) = (layout.slots, layout.buf_size);
         let pipe = Pipe::new(layout).ok_or(Error::Invalid)?;
         // "devring-pipe/<name>" and its NUL.
         let mut path = [0u8; PREFIX.len() + PIPE_NAMELEN];
@@ -141,7 +113,7 @@ impl Ctl {
     /// for calls in the pipe, and other pipes' requests, and an unload,
     /// must not wait behind it.
     fn destroy(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &PipeReq) -> Result<()> {
-        pipe_name(&req.name)?;
+        pipe_name(&req.name).map_err(|_| Error::Invalid)?;
         let token = {
             let mut pipes = self.pipes.lock(dev)?;
             let entry = pipes

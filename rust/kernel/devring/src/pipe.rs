@@ -31,7 +31,9 @@ use devring_rings::pipe::{rxsync, txsync, Link, Pool, Synced};
 use devring_rings::shared::{RING_RX, RING_TX};
 use devring_rings::{Dir, KRing, PipeLayout, RingRef};
 
-use crate::abi::{PipeBind, PipeSync, DEVRING_SYNC_WAIT};
+use devring_rings::ctl::{decode_end, decode_sync};
+
+use crate::abi::{PipeBind, PipeSync};
 
 /// No end bound (PipeOpen::end).
 const UNBOUND: u32 = u32::MAX;
@@ -379,7 +381,7 @@ impl Pipe {
         match arg.cmd() {
             crate::abi::DEVRING_IOC_PIPE_BIND => {
                 let mut b: PipeBind = arg.read()?;
-                let end = b.end as usize;
+                let end = decode_end(b.end).map_err(|_| Error::Invalid)?;
                 let claim = self.claims.get(end).ok_or(Error::Invalid)?;
                 if !open.rdwr {
                     // An end sends and receives: as netmap wants O_RDWR.
@@ -435,19 +437,14 @@ impl Pipe {
             }
             crate::abi::DEVRING_IOC_TXSYNC | crate::abi::DEVRING_IOC_RXSYNC => {
                 let mut r: PipeSync = arg.read()?;
-                if r.flags & !DEVRING_SYNC_WAIT != 0 || r.pad != 0 {
-                    return Err(Error::Invalid);
-                }
+                let wait = decode_sync(r.flags, r.pad).map_err(|_| Error::Invalid)?;
                 let end = open.end()?;
                 let which = if arg.cmd() == crate::abi::DEVRING_IOC_TXSYNC {
                     Which::Tx
                 } else {
                     Which::Rx
                 };
-                let s =
-                    self.sync_until(dev, end, which, r.flags & DEVRING_SYNC_WAIT != 0, |s| {
-                        s.beyond_cur > 0
-                    })?;
+                let s = self.sync_until(dev, end, which, wait, |s| s.beyond_cur > 0)?;
                 r.slots = s.user;
                 r.moved = s.moved;
                 arg.write(&r)
