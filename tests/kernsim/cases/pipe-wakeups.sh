@@ -37,7 +37,7 @@ main(int argc, char **argv)
 	struct timespec ts = { 0, 0 };
 	int fd, kq, n;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return (2);
 	ts.tv_sec = atoi(argv[2]);
 	if ((fd = open(argv[1], O_RDWR)) < 0)
@@ -46,6 +46,9 @@ main(int argc, char **argv)
 	b.end = 1;
 	if (ioctl(fd, DEVRING_IOC_PIPE_BIND, &b) != 0)
 		err(1, "bind");
+	/* argv[3]: seconds bound before EV_ADD (the control's packet). */
+	if (argc == 4)
+		sleep(atoi(argv[3]));
 	kq = kqueue();
 	EV_SET(&ch, fd, EVFILT_READ, EV_ADD, 0, 0, 0);
 	if (kevent(kq, &ch, 1, NULL, 0, NULL) != 0)
@@ -98,8 +101,13 @@ check "$PIPE_T" send $P 1 1
 wait $r
 cat kq.out
 grep -q '^kevent: 1$' kq.out; kq_late=$?
-# Control: the packet is there before the registration.
-./kq_t $P 5 > kq.out 2>&1
+# Control: the packet is there before the registration.  End 1 stays
+# bound while it is sent (a pipe bound at one end only starts afresh).
+./kq_t $P 5 2 > kq.out 2>&1 &
+r=$!
+sleep 1
+check "$PIPE_T" send $P 1 1
+wait $r
 cat kq.out
 grep -q '^kevent: 1$' kq.out || fail "kqueue control: an arrived packet is not reported"
 # An idle wait costs next to nothing (a few ticks); a spinning one ~2 s.

@@ -1,10 +1,10 @@
 //! /dev/devringctl: creates and destroys pipes (root only, 0600).
 //!
-//! The table of pipes is under a sleep lock on the control node: creating
-//! a node and destroying one both sleep.  A destroy waits (5 s) only for
-//! calls running in the pipe now; if one does not leave, the pipe stays
-//! closed and listed, and DEVRING_IOC_PIPE_DESTROY answers ETIMEDOUT (try
-//! again).
+//! The table of pipes is under a sleep lock on the control node (creating
+//! a node sleeps); a destroy runs with it dropped, the name kept.  A
+//! destroy waits (2 s) only for calls running in the pipe now; if one does
+//! not leave, the pipe stays closed and listed, and
+//! DEVRING_IOC_PIPE_DESTROY answers ETIMEDOUT (try again).
 
 use devref::{Client, Created, DeviceRef, Error, IoctlArg, Mode, Perms, Result, SleepLock};
 use devring_rings::ctl::{decode_create, pipe_name, MODE_PCPU};
@@ -109,7 +109,7 @@ impl Ctl {
         Ok(())
     }
 
-    /// The destroy runs with the table unlocked: it may wait (up to 5 s)
+    /// The destroy runs with the table unlocked: it may wait (up to 2 s)
     /// for calls in the pipe, and other pipes' requests, and an unload,
     /// must not wait behind it.
     fn destroy(&self, client: &Client<Node>, dev: &DeviceRef<'_>, req: &PipeReq) -> Result<()> {

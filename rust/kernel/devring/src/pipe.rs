@@ -16,8 +16,10 @@
 //! pollers if a poll found nothing ready; both are Dekker pairs with the
 //! state (a SeqCst fence on each side), so a wakeup is never lost and a
 //! sync with nobody waiting takes no lock.  A poll arms flags of its own
-//! end, which only the other end's progress clears, so the sync a poll
-//! does (as netmap's) never clears its own arming.
+//! end (always: kqueue's EV_CLEAR needs the next change notified even
+//! after a "ready"), which only the other end's progress, or the release
+//! of a ring a poll found busy, clears; so the sync a poll does (as
+//! netmap's) never clears its own arming.
 //!
 //! The region is allocated by the first bind (devref's regions are made
 //! from inside an op of their device) and goes with the device: on destroy
@@ -68,11 +70,13 @@ impl RingLock {
         })
     }
 
-    /// Run `f` on the ring if nobody else is (else `Busy`).
+    /// Run `f` on the ring (end `end`'s `which` ring) if nobody else is
+    /// (else `Busy`).
     fn with<R>(
         &self,
         pipe: &Pipe,
         dev: &DeviceRef<'_>,
+        (end, which): (usize, Which),
         f: impl FnOnce(&mut KRing) -> R,
     ) -> Result<R> {
         let Some(mut g) = self.k.try_lock() else {
@@ -88,7 +92,9 @@ impl RingLock {
         // see its mark.
         fence(SeqCst);
         if self.contended.load(SeqCst) && self.contended.swap(false, SeqCst) {
-            pipe.wake_sleepers(dev);
+            // A sleeper waits for the ring, a poller (of this end, which
+            // answered from the published indices) may have misjudged it.
+            pipe.kick(dev, end, which);
         }
         Ok(r)
     }
@@ -272,12 +278,14 @@ impl Pipe {
                 let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
                 let pool = self.pool();
                 let k = self.tx.get(end).ok_or(Error::Invalid)?;
-                k.with(self, dev, |k| txsync(k, &ring, link, &other, pool))?
+                k.with(self, dev, (end, which), |k| {
+                    txsync(k, &ring, link, &other, pool)
+                })?
             }
             Which::Rx => {
                 let link = self.links.get(end).ok_or(Error::Invalid)?;
                 let k = self.rx.get(end).ok_or(Error::Invalid)?;
-                k.with(self, dev, |k| rxsync(k, &ring, link))?
+                k.with(self, dev, (end, which), |k| rxsync(k, &ring, link))?
             }
         };
         let peer = 1 - end;
@@ -358,7 +366,9 @@ impl Pipe {
                 moved = moved.saturating_add(s.moved);
             }
             let r = match again {
-                Ok(mut s) if ready(&s) => {
+                // Without WAIT, the sync once done is the answer (the
+                // first try only found the ring busy).
+                Ok(mut s) if !wait || ready(&s) => {
                     s.moved = moved;
                     Ok(Some(s))
                 }
@@ -490,11 +500,12 @@ impl Pipe {
             }
             ready
         };
-        let ready = ask();
-        if ready != 0 || rd | wr == 0 {
-            return ready;
-        }
-        // Nothing ready: arm, then look again (see the module doc).
+        // Arm first, whatever the answer, then look (see the module doc):
+        // kqueue calls this filter again just before it reports an event
+        // (kqueue_scan), and with EV_CLEAR or EV_DISPATCH the knote then
+        // waits for the next KNOTE, so the next change must notify even
+        // if this look found something ready.  It costs at most one
+        // notify per poll.
         for (bits, d) in [(rd, 0), (wr, 1)] {
             if let (true, Some(a)) = (bits != 0, self.armed.get(2 * end + d)) {
                 a.store(true, SeqCst);
@@ -573,8 +584,11 @@ impl Pipe {
         let link = self.links.get(end).ok_or(Error::Invalid)?;
         let layout = &self.layout;
         let k = self.rx.get(end).ok_or(Error::Invalid)?;
-        let r = k.with(self, dev, |k| -> Result<bool> {
+        let mut released = 0u32;
+        let r = k.with(self, dev, (end, Which::Rx), |k| -> Result<bool> {
             let s = rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+            // Slots user space gave back through the mapping, if any.
+            released = s.released;
             if s.user == 0 {
                 return Ok(false);
             }
@@ -589,11 +603,12 @@ impl Pipe {
             uio.move_region(dev, &mem.region, off, len as usize)?;
             let next = if head + 1 == k.slots() { 0 } else { head + 1 };
             ring.publish(next, next, k.tail());
-            rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+            let s = rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
+            released = released.saturating_add(s.released);
             Ok(true)
         })?;
-        if let Ok(true) = r {
-            // A slot went back to the sender.
+        if released > 0 {
+            // Slots went back to the sender, whatever became of the copy.
             self.kick(dev, 1 - end, Which::Tx);
         }
         r
@@ -639,7 +654,7 @@ impl Pipe {
         let layout = &self.layout;
         let mut moved = 0u32;
         let k = self.tx.get(end).ok_or(Error::Invalid)?;
-        let r = k.with(self, dev, |k| -> Result<bool> {
+        let r = k.with(self, dev, (end, Which::Tx), |k| -> Result<bool> {
             let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
             moved = s.moved;
             // Only when the packet goes through at once: write(2) leaves
