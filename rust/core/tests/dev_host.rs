@@ -849,6 +849,48 @@ fn a_destroy_from_the_purge_hook_is_deferred_not_recursive() {
 }
 
 #[test]
+fn no_teardown_overlaps_a_purge_hook_still_running() {
+    // The purge hook queues a destroy (deferred: it runs inside its own
+    // device) and then dawdles before it unregisters.  The deferred job
+    // must not tear the device down meanwhile (it once did, under load:
+    // the hook's unregister then found the node gone and answered 0, and
+    // a client freed its text while its hook ran).
+    let _s = serial();
+    let (dr, w) = setup();
+    let log = Arc::new(ClientLog::default());
+    let c = dr.register(TestClient(log.clone())).unwrap();
+    let n = dr.create(&c, b"dawdle", Mode::Pcpu, PERMS, 0).unwrap();
+    let f = open(&n).unwrap();
+    let inner = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (dr2, n2, c2, inner2, log2) =
+            (dr.clone(), n.clone(), c.clone(), inner.clone(), log.clone());
+        *log.on_purge.lock().unwrap() = Some(Box::new(move || {
+            let d = dr2.destroy(&n2, SEC);
+            thread::sleep(Duration::from_millis(100));
+            let closed = log2.closes.lock().unwrap().len();
+            let u = dr2.unregister(&c2, SEC);
+            inner2.lock().unwrap().push((d, closed, u));
+        }));
+    }
+    dr.destroy(&n, SEC).expect("the outer destroy completes");
+    assert_eq!(
+        *inner.lock().unwrap(),
+        vec![(Err(EINPROGRESS), 0, Err(EDEADLK))],
+        "inside the purge: nothing torn down, unregister refused"
+    );
+    w.join_deferred();
+    assert_eq!(
+        log.closes.lock().unwrap().len(),
+        1,
+        "released once, after the hook"
+    );
+    *log.on_purge.lock().unwrap() = None;
+    close(&n, f);
+    dr.unregister(&c, SEC).unwrap();
+}
+
+#[test]
 fn a_deferred_destroy_waits_in_slices_and_requeues_itself() {
     let _s = serial();
     let (dr, w) = setup();

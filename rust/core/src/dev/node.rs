@@ -49,6 +49,10 @@ pub(crate) struct NodeState<K: Kernel, C: ClientOps> {
     pub client: Option<Arc<ClientRec<C>>>,
     pub handles: HandleList<Handle<Node<K, C>>>,
     pub cdev: Option<K::Cdev>,
+    /// Purge hooks running now: the teardown waits for them, so that no
+    /// teardown (and no unregister that finds the node gone) overlaps
+    /// client code still running in a purge.
+    pub purging: u32,
 }
 
 // SAFETY: the raw handle pointers are only followed under the node's lock.
@@ -163,6 +167,7 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 client: None,
                 handles: HandleList::new(),
                 cdev: None,
+                purging: 0,
             },
         )?;
         let sleep = k.lock_new(
@@ -481,7 +486,13 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             };
             if want {
                 purge_with = k
-                    .with_lock(&self.st, |st| st.client.clone())
+                    .with_lock(&self.st, |st| {
+                        let c = st.client.clone();
+                        if c.is_some() {
+                            st.purging += 1;
+                        }
+                        c
+                    })
                     .map(|cl| (cl, self.softc.load(Ordering::Relaxed)));
             }
         });
@@ -493,6 +504,10 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
             k.mark_call(&mut mark, self.purge_cookie());
             client.ops.purge(softc);
             k.unmark_call(&mut mark);
+            k.with_lock(&self.st, |st| {
+                st.purging -= 1;
+                k.notify_all(&self.st);
+            });
         }
         if closed != Ok(Closing::Now) {
             return;
@@ -548,6 +563,17 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
                 });
             }
             Err(_) => return Err(EBUSY),
+        }
+        // Drained: no purge starts any more (begin_close purges only a
+        // life not drained yet), but one may still run, e.g. the hook that
+        // queued this very destroy (devref's deferred job): wait for it.
+        // Found by a host test that failed once under load: the deferred
+        // teardown ran while the purge hook was still inside, and the
+        // hook's unregister, finding the node gone, answered 0.
+        match k.wait_until(&self.st, deadline_ns, &mut |st| st.purging == 0) {
+            WaitOutcome::Done => {}
+            WaitOutcome::TimedOut => return Err(ETIMEDOUT),
+            WaitOutcome::Interrupted | WaitOutcome::Restart => return Err(EINTR),
         }
         let teardown = || {
             let (events, chain, client) = k.with_lock(&self.st, |st| {
