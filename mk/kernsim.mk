@@ -147,7 +147,7 @@ $(KSIM_OUT)/mutants/%/devecho.ko: build/$(FREEBSD_MAJOR)/devecho.ko
 # ioctl encoding and kqueue/kld declarations from compat/.
 KSIM_WRAP	 = -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=read \
 		   -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl \
-		   -Wl,--wrap=munmap
+		   -Wl,--wrap=munmap,--wrap=fstat
 $(KSIM_OUT)/devring_t: tests/sys/devref/devring_t.c $(KSIM_DIR)/client/ksim_client.c \
     $(KSIM_DIR)/host/proto.h $(wildcard $(KSIM_DIR)/compat/sys/*.h) shim/devring_ioctl.h mk/kernsim.mk
 	@mkdir -p $(@D)
@@ -249,6 +249,9 @@ kernsim-long: kernsim
 	@FREEBSD_MAJOR=$(FREEBSD_MAJOR) KSIM_KYUA_BODIES=pipe_exchange \
 	    KSIM_TIMEOUT=900 sh $(KSIM_DIR)/run.sh \
 	    $(KSIM_DIR)/cases/pipe-as-written.sh
+	@FREEBSD_MAJOR=$(FREEBSD_MAJOR) KSIM_KYUA_BODIES=unload_under_load \
+	    KSIM_TIMEOUT=900 sh $(KSIM_DIR)/run.sh \
+	    $(KSIM_DIR)/cases/kyua-as-written.sh
 
 # The benchmark's floor: a bare eternal cdev, no gate (testmods/nulldev.c).
 $(KSIM_OUT)/testmods/nulldev.ko: $(KSIM_DIR)/testmods/nulldev.c shim/devring_ioctl.h mk/freebsd.mk mk/kmod.ldscript

@@ -14,13 +14,13 @@
 #    rdev: the cdev's devfs_inos unit);
 #  - the mmap region cases: the helper's mappings are revoked, faulted,
 #    forked and mlocked through the server's VM (client/ksim_client.c:
-#    shootdown channel, SIGSEGV handler).
-# Not run here: unload_under_load (it passes here too,
-# KSIM_KYUA_BODIES=unload_under_load, but kyua-unload-under-load runs the
-# same helper with more checks), mmap_pipe_hold_across_unload (its pipe is
-# a Linux pipe: no direct write holding the region's pages, fstat(2) of a
-# Linux pipe does not report the held bytes; region-held.ks re-expresses
-# it).
+#    shootdown channel, SIGSEGV handler); its pipe(2) write from a mapping
+#    is FreeBSD's direct write (the client holds the pages in the server's
+#    VM one pipe buffer at a time, fstat reports what is in the pipe;
+#    self-no-pipe-hold shows the case fails without it).
+# unload_under_load runs as written in `make kernsim` (the long run:
+# KSIM_KYUA_BODIES=unload_under_load); in `make test`,
+# kyua-unload-under-load runs the same helper with more checks.
 #
 # console_lines runs first: as written it holds only in the first load of
 # devring in a boot.  Later, devref reuses the pcpu tombstone and prints
@@ -34,8 +34,8 @@ sync_moves_tail ioctl_errors poll_pollout unload_idle_fd tombstone_stays
 sleeper_woken_pcpu sleeper_woken_counted devref_unload_refused sysctl_tree
 kevent_eof_on_unload kqueue_pins_devref per_device_sysctls mmap_refused
 missing_ops fcntl_nonblock reload_reuses_tombstone mmap_region_rw
-mmap_revoked_on_unload mmap_mlock_graveyard mmap_touch_race_unload
-mmap_reload_after_revoke"}
+mmap_revoked_on_unload mmap_mlock_graveyard mmap_pipe_hold_across_unload
+mmap_touch_race_unload mmap_reload_after_revoke"}
 
 . tests/kernsim/atf.sh
 

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -57,6 +58,19 @@ int	__real_poll(struct pollfd *, nfds_t, int);
 void	*__real_mmap(void *, size_t, int, int, int, off_t);
 int	__real_munmap(void *, size_t);
 int	__real_fcntl(int, int, ...);
+
+/*
+ * FIONREAD on a Linux descriptor (a pipe: the bytes in it); Linux's value
+ * (asm-generic/ioctls.h): compat/sys/ioctl.h gives FreeBSD's encoding.
+ */
+#define	KSIM_LINUX_FIONREAD	0x541B
+
+static int
+ioctl_fionread(int fd, int *np)
+{
+
+	return (__real_ioctl(fd, KSIM_LINUX_FIONREAD, np) == 0 ? 0 : -1);
+}
 
 #define	FD_BASE		1000
 #define	NFDS		1024
@@ -106,6 +120,7 @@ die(const char *why)
 
 static int ksim_connect(void);
 static int copy_fault(const void *, size_t, int);
+static ssize_t pipe_direct_write(int, const void *, size_t);
 
 static int
 connection(void)
@@ -311,6 +326,8 @@ __wrap_write(int fd, const void *buf, size_t len)
 	int tries;
 
 	if (!is_ksim(fd)) {
+		if ((r = pipe_direct_write(fd, buf, len)) != -2)
+			return (r);
 		for (tries = 0; (r = __real_write(fd, buf, len)) < 0 &&
 		    errno == EFAULT && tries < 64 &&
 		    copy_fault(buf, len, 0) == 0; tries++)
@@ -396,6 +413,7 @@ __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 static struct {
 	char		*base;
 	size_t		 len;		/* whole pages */
+	size_t		 pageoff;	/* of the first byte mmap returned */
 	int64_t		 mapid;
 	int		 prot;
 	int		 live;
@@ -708,6 +726,7 @@ __wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		if (maps[k].base == NULL) {
 			maps[k].base = base;
 			maps[k].len = (size_t)mo[4] * KSIM_PG;
+			maps[k].pageoff = (size_t)mo[3];
 			maps[k].mapid = mo[2];
 			maps[k].prot = prot;
 			maps[k].epoch = epoch;
@@ -939,4 +958,96 @@ kevent(int kq, const struct kevent *ch, int nch, struct kevent *ev, int nev,
 	    ts->tv_nsec;
 	return ((int)call(KSIM_OP_KEVENT, a, 4, ch, (size_t)nch * 64, ev,
 	    (size_t)nev * 64));
+}
+
+/*
+ * A write(2) to a pipe from a kernsim mapping, as FreeBSD's direct write
+ * does it (kern/sys_pipe.c): a blocking write of PIPE_MINDIRECT (8192)
+ * bytes or more is not copied into the pipe's buffer; pipe_write calls
+ * pipe_direct_write, which holds the writer's pages
+ * (pipe_build_write_buffer: vm_fault_quick_hold_pages of at most one
+ * pipe buffer's worth, BIG_PIPE_SIZE), lets the reader copy from them and
+ * sleeps until it has taken everything (pipe_map.cnt == 0), then drops
+ * the hold (pipe_destroy_write_buffer) and goes on with the next part.  A
+ * hold that faults ends the write with EFAULT, whatever went before (only
+ * EPIPE becomes a short count in pipe_write).  Here the hold is the
+ * server's (kern/vm_map.c k_vm_hold: the pages wired, so a revocation
+ * leaves them in devref's graveyard), the bytes go through the Linux pipe
+ * (a part fits its 64 KiB), and fstat's st_size is what is in the pipe
+ * (pipe_stat: pipe_buffer.cnt, or pipe_map.cnt during a direct write).
+ * -2: not such a write.
+ */
+#define	KSIM_PIPE_MINDIRECT	8192
+#define	KSIM_BIG_PIPE_SIZE	65536
+
+static ssize_t
+pipe_direct_write(int fd, const void *buf, size_t len)
+{
+	struct stat sb;
+	const char *c = buf;
+	int64_t a[3], mapid;
+	size_t off, part, done = 0;
+	ssize_t r;
+	int k, fl, hold, e, left;
+
+	/* kernsim self-test (self-no-pipe-hold): Linux's pipe semantics. */
+	if (getenv("KSIM_MUTANT_NO_PIPE_HOLD") != NULL)
+		return (-2);
+	if (len < KSIM_PIPE_MINDIRECT || syscall(SYS_fstat, fd, &sb) != 0 ||
+	    !S_ISFIFO(sb.st_mode) || ((fl = __real_fcntl(fd, F_GETFL, 0)) != -1 &&
+	    (fl & O_NONBLOCK) != 0))
+		return (-2);
+	maps_enter();
+	k = map_find(c);
+	off = k >= 0 ? (size_t)(c - maps[k].base) - maps[k].pageoff : 0;
+	mapid = k >= 0 ? maps[k].mapid : -1;
+	if (k >= 0 && (size_t)(c - maps[k].base) + len > maps[k].len)
+		k = -1;		/* beyond one mapping: not modelled */
+	maps_leave();
+	if (k < 0)
+		return (-2);
+	while (done < len) {
+		part = len - done < KSIM_BIG_PIPE_SIZE ? len - done :
+		    KSIM_BIG_PIPE_SIZE;
+		a[0] = mapid;
+		a[1] = (int64_t)(off + done);
+		a[2] = (int64_t)part;
+		if ((hold = (int)call(KSIM_OP_HOLD, a, 3, NULL, 0, NULL, 0)) < 0) {
+			errno = EFAULT;
+			return (-1);
+		}
+		/* The reader copies from the held pages: here, at once. */
+		for (r = 0; (size_t)r < part; r += e) {
+			e = (int)__real_write(fd, c + done + r, part - r);
+			if (e < 0 && errno == EFAULT &&
+			    copy_fault(c + done + r, part - r, 0) == 0) {
+				e = 0;
+				continue;
+			}
+			if (e < 0)
+				break;
+		}
+		/* pipe_direct_write sleeps until the reader took it all. */
+		while (r >= 0 && ioctl_fionread(fd, &left) == 0 && left > 0)
+			usleep(1000);
+		a[0] = hold;
+		(void)call(KSIM_OP_UNHOLD, a, 1, NULL, 0, NULL, 0);
+		if (r < 0)
+			return (-1);
+		done += part;
+	}
+	return ((ssize_t)done);
+}
+
+/* fstat(2): a pipe's st_size is what is in it (pipe_stat), as FreeBSD. */
+int
+__wrap_fstat(int fd, struct stat *sb)
+{
+	int n;
+
+	if (syscall(SYS_fstat, fd, sb) != 0)
+		return (-1);
+	if (S_ISFIFO(sb->st_mode) && ioctl_fionread(fd, &n) == 0)
+		sb->st_size = n;
+	return (0);
 }

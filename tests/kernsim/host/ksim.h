@@ -181,6 +181,9 @@ int	ksys_mmap_client(int vs, int fd, unsigned long len, int prot,
 int	ksys_vm_user_fault(int vs, int mapid, unsigned long off, int write,
 	    long *memoffp);
 int	ksys_vm_mlock(int vs, int mapid, int *errp);
+int	ksys_vm_hold(int vs, int mapid, unsigned long off, unsigned long len,
+	    int *errp);
+int	ksys_vm_unhold(int id, int *errp);
 int	ksys_vm_vs_new(int parent);
 void	ksys_vm_exit(int vs);
 int	ksys_munmap_vs(int vs, int mapid, int *errp);

@@ -61,6 +61,11 @@
 					   of that page is gone */
 #define	KSIM_OP_REAPED		23	/* a[0] = pid: returns once the server
 					   finished that process's exit */
+#define	KSIM_OP_HOLD		24	/* a[0] = mapping, a[1] = byte offset
+					   from its start, a[2] = length: a
+					   kernel hold of those pages (a pipe's
+					   direct write); ret: the hold */
+#define	KSIM_OP_UNHOLD		25	/* a[0] = a hold (KSIM_OP_HOLD) */
 
 struct ksim_shootdown {
 	int64_t		mapid;

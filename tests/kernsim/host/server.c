@@ -339,6 +339,15 @@ conn_main(void *arg)
 			r = ksys_vm_mlock(proc_vs(pid), (int)req.a[0], &e);
 			reply(s, r, e, NULL, 0);
 			break;
+		case KSIM_OP_HOLD:
+			r = ksys_vm_hold(proc_vs(pid), (int)req.a[0],
+			    (unsigned long)req.a[1], (unsigned long)req.a[2], &e);
+			reply(s, r, e, NULL, 0);
+			break;
+		case KSIM_OP_UNHOLD:
+			r = ksys_vm_unhold((int)req.a[0], &e);
+			reply(s, r, e, NULL, 0);
+			break;
 		case KSIM_OP_FORK:
 			r = ksys_vm_vs_new(proc_vs(pid));
 			reply(s, r, r < 0 ? FB_ENOMEM : 0, NULL, 0);

@@ -349,6 +349,34 @@ ksys_vm_user_fault(int vs, int mapid, unsigned long off, int write,
 }
 
 int
+ksys_vm_hold(int vs, int mapid, unsigned long off, unsigned long len,
+    int *errp)
+{
+	struct vm_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.vs = vs;
+	a.mapid = mapid;
+	a.off = off;
+	a.len = len;
+	ksim_syscall("hold", sys_hold, &a);
+	*errp = a.error;
+	return (a.error == 0 ? a.id : -1);
+}
+
+int
+ksys_vm_unhold(int id, int *errp)
+{
+	struct vm_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	ksim_syscall("unhold", sys_unhold, &a);
+	*errp = a.error;
+	return (a.error == 0 ? 0 : -1);
+}
+
+int
 ksys_vm_mlock(int vs, int mapid, int *errp)
 {
 	struct vm_args a;
