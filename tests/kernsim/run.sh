@@ -10,7 +10,7 @@
 # Environment: FREEBSD_MAJOR (15), KSIM_MODDIR (build/$FREEBSD_MAJOR),
 # KSIM (build/kernsim/$FREEBSD_MAJOR/kernsim), KSIM_FLAGS (e.g. "-n 4 -p 100"),
 # KSIM_CYCLES (unload-under-load cycles, 20), KSIM_TIMEOUT (seconds per
-# case, 120), KSIM_JOBS (cases run at once, 2).
+# case, 120), KSIM_JOBS (cases run at once, 3).
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
@@ -82,10 +82,10 @@ fi
 if [ $# -eq 0 ]; then
 	set -- tests/kernsim/cases/*.ks tests/kernsim/cases/*.sh
 fi
-# KSIM_JOBS cases at a time (2): most of a case's time is spent waiting
+# KSIM_JOBS cases at a time (3): most of a case's time is spent waiting
 # (sleeps, timeouts, a peer), and each has its own kernel, so they do not
 # share state; a case that measures time or CPU measures its own server.
-jobs=${KSIM_JOBS:-2}
+jobs=${KSIM_JOBS:-3}
 res=$logdir/results.$$
 printf '%s\n' "$@" | KSIM=$ksim xargs -P "$jobs" -n 1 sh "$0" --one | tee "$res"
 pass=$(grep -c '^ok ' "$res")

@@ -18,9 +18,9 @@
 #    is FreeBSD's direct write (the client holds the pages in the server's
 #    VM one pipe buffer at a time, fstat reports what is in the pipe;
 #    self-no-pipe-hold shows the case fails without it).
-# unload_under_load runs as written in `make kernsim` (the long run:
-# KSIM_KYUA_BODIES=unload_under_load); in `make test`,
-# kyua-unload-under-load runs the same helper with more checks.
+# Every body runs; unload_under_load (20 kldunload/kldload rounds under
+# the hammer) also runs alone in `make kernsim`, and kyua-unload-under-load
+# runs the same helper with more checks.
 #
 # console_lines runs first: as written it holds only in the first load of
 # devring in a boot.  Later, devref reuses the pcpu tombstone and prints
@@ -35,7 +35,7 @@ sleeper_woken_pcpu sleeper_woken_counted devref_unload_refused sysctl_tree
 kevent_eof_on_unload kqueue_pins_devref per_device_sysctls mmap_refused
 missing_ops fcntl_nonblock reload_reuses_tombstone mmap_region_rw
 mmap_revoked_on_unload mmap_mlock_graveyard mmap_pipe_hold_across_unload
-mmap_touch_race_unload mmap_reload_after_revoke"}
+mmap_touch_race_unload mmap_reload_after_revoke unload_under_load"}
 
 . tests/kernsim/atf.sh
 

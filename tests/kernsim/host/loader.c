@@ -981,6 +981,33 @@ ksim_kld_unlock(void)
  * Faults: a call into (or a load from) a module that was unloaded is the
  * failure this loader exists to catch; name it.
  */
+/*
+ * Where the trap came from, roughly: the words on the faulting stack that
+ * point into kernel or module text, innermost first (no frame pointers to
+ * walk; a word may be a stale return address).  A panic's backtrace.
+ */
+static void
+stack_scan(ucontext_t *uc)
+{
+	extern char __executable_start[], etext[];
+	uintptr_t *sp = (uintptr_t *)uc->uc_mcontext.gregs[REG_RSP], w;
+	struct linker_file *lf;
+	char a[256];
+	int i, n = 0;
+
+	for (i = 0; i < 512 && n < 24; i++) {
+		w = sp[i];
+		lf = file_containing((void *)w);
+		if ((w >= (uintptr_t)__executable_start &&
+		    w < (uintptr_t)etext) || (lf != NULL && !lf->unloaded)) {
+			fprintf(stderr, "kernsim: stack[%d] %#lx %s\n", i,
+			    (unsigned long)w, ksim_hs_describe_addr((void *)w,
+			    a, sizeof(a)));
+			n++;
+		}
+	}
+}
+
 static void
 segv_handler(int sig, siginfo_t *si, void *ucp)
 {
@@ -1012,6 +1039,7 @@ segv_handler(int sig, siginfo_t *si, void *ucp)
 	if (ksim_gs_is_guard(si->si_addr))
 		ksim_failf("kernel code running without a vCPU (%%gs access "
 		    "at %s)", ksim_hs_describe_addr((void *)rip, a, sizeof(a)));
+	stack_scan(uc);
 	ksim_failf("fatal trap: %s at rip %p (%s), fault address %p (%s)",
 	    sig == SIGSEGV ? "page fault" : sig == SIGBUS ? "bus error" :
 	    sig == SIGILL ? "illegal instruction" : "trap", (void *)rip,

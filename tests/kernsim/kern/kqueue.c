@@ -45,7 +45,8 @@ struct kqueue {
 	int			 kq_count;
 	SLIST_HEAD(, knote)	 kq_knotes;	/* every knote (kn_link) */
 	int			 kq_state;
-	struct kqueue		*kq_next;
+	struct kqueue		*kq_next;	/* HS_LOCK_EVENT */
+	int			 kq_walkers;	/* HS_LOCK_EVENT: fdclose walks */
 };
 #define	KQ_SLEEP	0x02
 #define	KQ_FLUXWAIT	0x10
@@ -425,12 +426,18 @@ ks_kqueue_drop(struct kqueue *kq, long fd)
 	KQ_UNLOCK(kq);
 }
 
+/*
+ * kqueue_close (kern/kern_event.c): the kqueue leaves the list first, then
+ * waits until nobody walks it any more (kqueue_close sleeps while
+ * kq_refcnt > 1, the references kqueue_acquire took), then drops its
+ * knotes and goes.
+ */
 void
 k_kqueue_close(void *p)
 {
 	struct kqueue *kq = p, **kqp;
+	int walkers;
 
-	ks_kqueue_drop(kq, -1);
 	hs_lock(HS_LOCK_EVENT);
 	for (kqp = &ks_kqueues; *kqp != NULL; kqp = &(*kqp)->kq_next)
 		if (*kqp == kq) {
@@ -438,23 +445,57 @@ k_kqueue_close(void *p)
 			break;
 		}
 	hs_unlock(HS_LOCK_EVENT);
+	for (;;) {
+		hs_lock(HS_LOCK_EVENT);
+		walkers = kq->kq_walkers;
+		hs_unlock(HS_LOCK_EVENT);
+		if (walkers == 0)
+			break;
+		pause_sbt("kqclose", SBT_1MS, 0, 0);
+	}
+	ks_kqueue_drop(kq, -1);
 	_mtx_destroy(&kq->kq_lock.mtx_lock);
 	ks_kfree(kq);
 }
 
-/* knote_fdclose(): close(fd) drops every knote on fd. */
+/*
+ * knote_fdclose(): close(fd) drops every knote on fd (kern/kern_event.c:
+ * it walks the process's kqueues, each held by kqueue_acquire).  kernsim's
+ * descriptor numbers are global, so it walks every kqueue; each is held
+ * (kq_walkers: every kqueue on the list, taken under the list's lock)
+ * while its knotes are dropped, so that another process's close of a
+ * kqueue waits instead of freeing it under the walk (found by a kernsim
+ * serve case: a knote_fdclose raced a kqueue close).
+ */
 void
 k_knote_fdclose(int fd)
 {
-	struct kqueue *kq;
+	struct kqueue *kq, **held;
+	int i, n, cap = 16;
 
+	for (;;) {
+		held = ks_kmalloc(cap * sizeof(*held), M_WAITOK);
+		n = 0;
+		hs_lock(HS_LOCK_EVENT);
+		for (kq = ks_kqueues; kq != NULL && n < cap; kq = kq->kq_next)
+			held[n++] = kq;
+		if (kq == NULL) {
+			for (i = 0; i < n; i++)
+				held[i]->kq_walkers++;
+			hs_unlock(HS_LOCK_EVENT);
+			break;
+		}
+		hs_unlock(HS_LOCK_EVENT);
+		ks_kfree(held);
+		cap *= 2;
+	}
+	for (i = 0; i < n; i++)
+		ks_kqueue_drop(held[i], fd);
 	hs_lock(HS_LOCK_EVENT);
-	kq = ks_kqueues;
+	for (i = 0; i < n; i++)
+		held[i]->kq_walkers--;
 	hs_unlock(HS_LOCK_EVENT);
-	/* kqueues are closed by the same (script) process: the list is
-	 * stable while this thread walks it. */
-	for (; kq != NULL; kq = kq->kq_next)
-		ks_kqueue_drop(kq, fd);
+	ks_kfree(held);
 }
 
 static int
