@@ -24,6 +24,10 @@
  *  - An op that blocks sleeps with devref_sleep(), which returns ENXIO as
  *    soon as the device starts to close.  Any other sleep must be woken by
  *    the client's purge hook.
+ *  - The purge hook is client code running in the device: a destroy or
+ *    unregister waits for it as for a running call (ETIMEDOUT/EINTR if it
+ *    does not return in time).  It may destroy its own device (deferred),
+ *    but must not wait for a thread that destroys or unregisters it.
  *  - dro_close releases the per-open state; it is called exactly once per
  *    successful dro_open, from close(2) or from destroy, never both.
  *  - Only when devref_client_unregister() returned 0 may the client's text

@@ -570,10 +570,26 @@ impl<K: Kernel, C: ClientOps> Node<K, C> {
         // Found by a host test that failed once under load: the deferred
         // teardown ran while the purge hook was still inside, and the
         // hook's unregister, finding the node gone, answered 0.
-        match k.wait_until(&self.st, deadline_ns, &mut |st| st.purging == 0) {
-            WaitOutcome::Done => {}
-            WaitOutcome::TimedOut => return Err(ETIMEDOUT),
-            WaitOutcome::Interrupted | WaitOutcome::Restart => return Err(EINTR),
+        // A purge hook is client code running in the device, waited for
+        // as a call is (a destroy or unregister from another thread that
+        // such a hook waits for would wait for it in turn, as with ops).
+        let mut running = 0;
+        let w = k.wait_until(&self.st, deadline_ns, &mut |st| {
+            running = st.purging;
+            st.purging == 0
+        });
+        if w != WaitOutcome::Done {
+            if report {
+                k.log(format_args!(
+                    "{}: destroy gave up with {} purge hook(s) still running; the device stays closed",
+                    self.name, running
+                ));
+            }
+            return Err(if w == WaitOutcome::TimedOut {
+                ETIMEDOUT
+            } else {
+                EINTR
+            });
         }
         let teardown = || {
             let (events, chain, client) = k.with_lock(&self.st, |st| {

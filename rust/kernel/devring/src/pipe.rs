@@ -79,9 +79,17 @@ impl RingLock {
         (end, which): (usize, Which),
         f: impl FnOnce(&mut KRing) -> R,
     ) -> Result<R> {
-        let Some(mut g) = self.k.try_lock() else {
-            self.contended.store(true, SeqCst);
-            return Err(Error::Busy);
+        let mut g = match self.k.try_lock() {
+            Some(g) => g,
+            None => {
+                // Mark, fence, try once more: paired with the release's
+                // fence below, either this try sees the ring free or the
+                // holder sees the mark (for every Busy answer, so a
+                // waiter that finds a second holder is not forgotten).
+                self.contended.store(true, SeqCst);
+                fence(SeqCst);
+                self.k.try_lock().ok_or(Error::Busy)?
+            }
         };
         let r = f(&mut g);
         self.hwcur.store(g.hwcur(), SeqCst);
