@@ -439,6 +439,19 @@ cmp_double(const void *a, const void *b)
 	return ((x > y) - (x < y));
 }
 
+/* Sort v[0..n) and return its median; its least and greatest in *lo, *hi. */
+static double
+median_of(double *v, int n, double *lo, double *hi)
+{
+
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	if (lo != NULL)
+		*lo = v[0];
+	if (hi != NULL)
+		*hi = v[n - 1];
+	return (v[n / 2]);
+}
+
 /* Median calls/s (upper median), and the extremes. */
 static double
 point_rate(const struct point *p, double *lo, double *hi)
@@ -448,12 +461,7 @@ point_rate(const struct point *p, double *lo, double *hi)
 
 	for (i = 0; i < p->nruns; i++)
 		v[i] = run_rate(&p->runs[i]);
-	qsort(v, (size_t)p->nruns, sizeof(v[0]), cmp_double);
-	if (lo != NULL)
-		*lo = v[0];
-	if (hi != NULL)
-		*hi = v[p->nruns - 1];
-	return (v[p->nruns / 2]);
+	return (median_of(v, p->nruns, lo, hi));
 }
 
 static double
@@ -464,8 +472,7 @@ point_ns(const struct point *p)
 
 	for (i = 0; i < p->nruns; i++)
 		v[i] = run_ns(&p->runs[i], p->threads);
-	qsort(v, (size_t)p->nruns, sizeof(v[0]), cmp_double);
-	return (v[p->nruns / 2]);
+	return (median_of(v, p->nruns, NULL, NULL));
 }
 
 static struct point *
@@ -1313,13 +1320,6 @@ prun_ns(const struct point *p, const struct run *r, bool pkts)
 	    (double)(pkts ? r->pkts : r->calls));
 }
 
-static double
-median_of(double *v, int n)
-{
-
-	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
-	return (v[n / 2]);
-}
 
 /* Median of the headline rate (packets/s for tx, calls/s else). */
 static double
@@ -1330,12 +1330,7 @@ ppoint_rate(const struct point *p, double *lo, double *hi)
 
 	for (i = 0; i < p->nruns; i++)
 		v[i] = prun_rate(p, &p->runs[i]);
-	qsort(v, (size_t)p->nruns, sizeof(v[0]), cmp_double);
-	if (lo != NULL)
-		*lo = v[0];
-	if (hi != NULL)
-		*hi = v[p->nruns - 1];
-	return (v[p->nruns / 2]);
+	return (median_of(v, p->nruns, lo, hi));
 }
 
 static double
@@ -1347,7 +1342,7 @@ ppoint_calls(const struct point *p)
 	for (i = 0; i < p->nruns; i++)
 		v[i] = (double)p->runs[i].calls * 1e9 /
 		    (double)p->runs[i].wall_ns;
-	return (median_of(v, p->nruns));
+	return (median_of(v, p->nruns, NULL, NULL));
 }
 
 static double
@@ -1358,7 +1353,7 @@ ppoint_ns(const struct point *p, bool pkts)
 
 	for (i = 0; i < p->nruns; i++)
 		v[i] = prun_ns(p, &p->runs[i], pkts);
-	return (median_of(v, p->nruns));
+	return (median_of(v, p->nruns, NULL, NULL));
 }
 
 static struct point *
