@@ -19,6 +19,37 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use crate::shared::RingRef;
 
+// Ring index arithmetic in a ring of `n` slots, for indices `< n` (the
+// kernel's own; a value from user space is checked first).  Wrapping, so
+// that even an unchecked value cannot make it panic.
+
+/// The slot after `i`.
+pub fn next(n: u32, i: u32) -> u32 {
+    if i.wrapping_add(1) == n {
+        0
+    } else {
+        i.wrapping_add(1)
+    }
+}
+
+/// The slot before `i`.
+pub fn prev(n: u32, i: u32) -> u32 {
+    if i == 0 {
+        n.wrapping_sub(1)
+    } else {
+        i - 1
+    }
+}
+
+/// Slots from `a` forward to `b`.
+pub fn dist(n: u32, a: u32, b: u32) -> u32 {
+    if b >= a {
+        b - a
+    } else {
+        n.wrapping_sub(a).wrapping_add(b)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
     Tx,
@@ -70,29 +101,18 @@ impl KRing {
         self.dir
     }
 
-    pub(crate) fn next(&self, i: u32) -> u32 {
-        if i + 1 == self.n {
-            0
-        } else {
-            i + 1
-        }
+    /// The slot after `i`.
+    pub fn next(&self, i: u32) -> u32 {
+        next(self.n, i)
     }
 
     pub(crate) fn prev(&self, i: u32) -> u32 {
-        if i == 0 {
-            self.n - 1
-        } else {
-            i - 1
-        }
+        prev(self.n, i)
     }
 
     /// Slots from `a` forward to `b` (both `< n`).
     pub(crate) fn dist(&self, a: u32, b: u32) -> u32 {
-        if b >= a {
-            b - a
-        } else {
-            self.n - a + b
-        }
+        dist(self.n, a, b)
     }
 
     /// The head user space had at the last valid sync: the first slot it

@@ -30,7 +30,7 @@
 use core::sync::atomic::AtomicU32;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::kring::{Dir, Invalid, KRing};
+use crate::kring::{dist, next, prev, Dir, Invalid, KRing};
 use crate::shared::RingRef;
 
 /// The pool's shape, as the kernel allocated it.
@@ -72,12 +72,7 @@ impl Link {
     /// estimate for anyone but the sender: it only grows under it).
     pub fn room(&self) -> u32 {
         let released = self.released.load(Acquire);
-        let last = if released == 0 {
-            self.n.wrapping_sub(1)
-        } else {
-            released - 1
-        };
-        dist(self.n, self.filled.load(Acquire), last)
+        dist(self.n, self.filled.load(Acquire), prev(self.n, released))
     }
 
     /// The first RX slot not yet filled: the tail an RX sync would
@@ -93,15 +88,6 @@ impl Link {
             self.released.load(Acquire),
             self.filled.load(Acquire),
         )
-    }
-}
-
-/// Slots from `a` forward to `b` in a ring of `n`.
-fn dist(n: u32, a: u32, b: u32) -> u32 {
-    if b >= a {
-        b - a
-    } else {
-        n.wrapping_sub(a).wrapping_add(b)
     }
 }
 
@@ -137,7 +123,7 @@ pub fn txsync(
     // The receiver's released slots, with what it read from them, are the
     // sender's from here (pairs with the release in rxsync).
     let released = link.released.load(Acquire);
-    let room = dist(n, filled, if released == 0 { n - 1 } else { released - 1 });
+    let room = dist(n, filled, prev(n, released));
     let m = tx.tx_pending().min(room);
     let mut moved = 0;
     let mut bad = false;
@@ -164,7 +150,7 @@ pub fn txsync(
         ts.buf_idx.store(free, Relaxed);
         ts.len.store(0, Relaxed);
         tx.hwcur = tx.next(tx.hwcur);
-        filled = if filled + 1 == n { 0 } else { filled + 1 };
+        filled = next(n, filled);
         moved += 1;
     }
     // The slots just filled, and their buffers' contents, are the

@@ -29,6 +29,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::SeqCst};
 
 use devref::{poll, DeviceRef, Error, IoctlArg, Region, Result, SleepLock, Uio, IO_NDELAY};
+use devring_rings::kring::{dist, prev};
 use devring_rings::pipe::{rxsync, txsync, Link, Pool, Synced};
 use devring_rings::shared::{RING_RX, RING_TX};
 use devring_rings::{Dir, KRing, PipeLayout, RingRef};
@@ -272,15 +273,27 @@ impl Pipe {
         Ok((r(a)?, r(b)?))
     }
 
+    /// The memory and the two rings `rings` names, for this call (the
+    /// memory the first bind made; `Invalid` before it).
+    fn view<'a>(
+        &'a self,
+        dev: &'a DeviceRef<'_>,
+        end: usize,
+        which: Which,
+    ) -> Result<(&'a Mem, RingRef<'a>, RingRef<'a>)> {
+        let mem = self.mem.get().ok_or(Error::Invalid)?;
+        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
+        let (a, b) = self.rings(words, end, which)?;
+        Ok((mem, a, b))
+    }
+
     /// One sync of this end's TX or RX ring, then the wakeups it owes:
     /// only for progress the other side may wait for (slots delivered to
     /// the peer, slots released to it), never for a sync that changed
     /// nothing, which would wake the caller itself when it syncs once
     /// more before it sleeps.
     fn sync(&self, dev: &DeviceRef<'_>, end: usize, which: Which) -> Result<Synced> {
-        let mem = self.mem.get().ok_or(Error::Invalid)?;
-        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
-        let (ring, other) = self.rings(words, end, which)?;
+        let (_, ring, other) = self.view(dev, end, which)?;
         let s = match which {
             Which::Tx => {
                 let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
@@ -526,9 +539,7 @@ impl Pipe {
     /// RX: an RX sync would publish `filled` as tail; ready unless cur is
     /// there already.  A bad cur is "ready": the sync will say EINVAL.
     fn rx_ready(&self, dev: &DeviceRef<'_>, end: usize) -> Result<bool> {
-        let mem = self.mem.get().ok_or(Error::Invalid)?;
-        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
-        let (ring, _) = self.rings(words, end, Which::Rx)?;
+        let (_, ring, _) = self.view(dev, end, Which::Rx)?;
         let link = self.links.get(end).ok_or(Error::Invalid)?;
         Ok(ring.hdr.cur.load(Relaxed) != link.filled())
     }
@@ -536,24 +547,20 @@ impl Pipe {
     /// TX: a TX sync would move min(pending, room) slots and leave tail
     /// just before the new hwcur; ready unless cur is there already.
     fn tx_ready(&self, dev: &DeviceRef<'_>, end: usize) -> Result<bool> {
-        let mem = self.mem.get().ok_or(Error::Invalid)?;
-        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
-        let (ring, _) = self.rings(words, end, Which::Tx)?;
+        let (_, ring, _) = self.view(dev, end, Which::Tx)?;
         let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
         let k = self.tx.get(end).ok_or(Error::Invalid)?;
         let n = self.layout.slots;
         let (hwcur, rhead) = (k.hwcur.load(SeqCst), k.rhead.load(SeqCst));
         let (head, cur) = (ring.hdr.head.load(Relaxed), ring.hdr.cur.load(Relaxed));
-        let dist = |a: u32, b: u32| if b >= a { b - a } else { n - a + b };
-        let prev = |i: u32| if i == 0 { n - 1 } else { i - 1 };
         if head >= n || cur >= n || hwcur >= n || rhead >= n {
             return Ok(true);
         }
-        if dist(rhead, head) > dist(rhead, prev(hwcur)) {
+        if dist(n, rhead, head) > dist(n, rhead, prev(n, hwcur)) {
             return Ok(true);
         }
-        let moved = dist(hwcur, head).min(link.room());
-        let tail = prev((hwcur + moved) % n);
+        let moved = dist(n, hwcur, head).min(link.room());
+        let tail = prev(n, (hwcur + moved) % n);
         Ok(cur != tail)
     }
 
@@ -586,9 +593,7 @@ impl Pipe {
 
     /// Take the first arrived slot, if any: copy it out, release it.
     fn read_one(&self, dev: &DeviceRef<'_>, end: usize, uio: &mut Uio<'_>) -> Result<bool> {
-        let mem = self.mem.get().ok_or(Error::Invalid)?;
-        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
-        let (ring, _) = self.rings(words, end, Which::Rx)?;
+        let (mem, ring, _) = self.view(dev, end, Which::Rx)?;
         let link = self.links.get(end).ok_or(Error::Invalid)?;
         let layout = &self.layout;
         let k = self.rx.get(end).ok_or(Error::Invalid)?;
@@ -609,7 +614,7 @@ impl Pipe {
             }
             let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
             uio.move_region(dev, &mem.region, off, len as usize)?;
-            let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+            let next = k.next(head);
             ring.publish(next, next, k.tail());
             let s = rxsync(k, &ring, link).map_err(|_| Error::Invalid)?;
             released = released.saturating_add(s.released);
@@ -654,9 +659,7 @@ impl Pipe {
     /// Fill the first free TX slot from the caller and send it, if there
     /// is a free slot.
     fn write_one(&self, dev: &DeviceRef<'_>, end: usize, uio: &mut Uio<'_>) -> Result<bool> {
-        let mem = self.mem.get().ok_or(Error::Invalid)?;
-        let words = dev.region(&mem.region).ok_or(Error::Invalid)?;
-        let (ring, peer) = self.rings(words, end, Which::Tx)?;
+        let (mem, ring, peer) = self.view(dev, end, Which::Tx)?;
         let link = self.links.get(1 - end).ok_or(Error::Invalid)?;
         let pool = self.pool();
         let layout = &self.layout;
@@ -679,7 +682,7 @@ impl Pipe {
             let off = usize::try_from(off).map_err(|_| Error::Invalid)?;
             let n = uio.move_region(dev, &mem.region, off, layout.buf_size as usize)?;
             slot.len.store(n as u32, Relaxed);
-            let next = if head + 1 == k.slots() { 0 } else { head + 1 };
+            let next = k.next(head);
             ring.publish(next, next, k.tail());
             let s = txsync(k, &ring, link, &peer, pool).map_err(|_| Error::Invalid)?;
             moved = moved.saturating_add(s.moved);
