@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 
 use devref_sys::kpi::{devref_ops, thread, uio, DEVREF_KPI_VERSION};
 
-use crate::client::Softc;
+use crate::client::{DeviceRef, Softc};
 use crate::ioctl::{ioc_len, IoctlArg};
 use crate::uio::Uio;
 use crate::Device;
@@ -113,21 +113,35 @@ unsafe extern "C" fn purge<D: Device>(softc: *mut c_void) {
     unsafe { device::<D>(softc) }.device.purge()
 }
 
+/// A read or write op of `D`.
+type RwOp<D> = fn(&D, &DeviceRef<'_>, &<D as Device>::Open, &mut Uio<'_>, i32) -> crate::Result<()>;
+
+/// # Safety
+/// As for the other ops: devref passes a live device, its open state and
+/// the call's uio.
+unsafe fn rw<D: Device>(
+    softc: *mut c_void,
+    priv_: *mut c_void,
+    uio: *mut uio,
+    ioflag: c_int,
+    op: RwOp<D>,
+) -> c_int {
+    // SAFETY: live device and open state (see `device`, `open_state`).
+    let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
+    match op(&dev.device, &dev.dev_ref(), st, &mut Uio::new(uio), ioflag) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 unsafe extern "C" fn read<D: Device>(
     softc: *mut c_void,
     priv_: *mut c_void,
     uio: *mut uio,
     ioflag: c_int,
 ) -> c_int {
-    // SAFETY: live device and open state (see `device`, `open_state`).
-    let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
-    match dev
-        .device
-        .read(&dev.dev_ref(), st, &mut Uio::new(uio), ioflag)
-    {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: devref's arguments, passed on.
+    unsafe { rw::<D>(softc, priv_, uio, ioflag, D::read) }
 }
 
 unsafe extern "C" fn write<D: Device>(
@@ -136,13 +150,6 @@ unsafe extern "C" fn write<D: Device>(
     uio: *mut uio,
     ioflag: c_int,
 ) -> c_int {
-    // SAFETY: live device and open state (see `device`, `open_state`).
-    let (dev, st) = unsafe { (device::<D>(softc), open_state::<D>(priv_)) };
-    match dev
-        .device
-        .write(&dev.dev_ref(), st, &mut Uio::new(uio), ioflag)
-    {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: devref's arguments, passed on.
+    unsafe { rw::<D>(softc, priv_, uio, ioflag, D::write) }
 }
