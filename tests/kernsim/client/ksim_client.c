@@ -226,6 +226,27 @@ ksim_exit_hook(void)
 	(void)on_exit(ksim_on_exit, NULL);
 }
 
+/*
+ * The program's own plumbing stays Linux's: /dev/null and the like exist
+ * on both systems with the same meaning (a shell's `2>/dev/null`, with the
+ * client preloaded), and kernsim's devfs has only the modules' nodes.
+ */
+static int
+linux_node(const char *path)
+{
+	static const char *const own[] = { "/dev/null", "/dev/zero",
+	    "/dev/tty", "/dev/random", "/dev/urandom", "/dev/stdin",
+	    "/dev/stdout", "/dev/stderr" };
+	size_t i;
+
+	if (strncmp(path, "/dev/fd/", 8) == 0)
+		return (1);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(path, own[i]) == 0)
+			return (1);
+	return (0);
+}
+
 int
 __wrap_open(const char *path, int flags, ...)
 {
@@ -240,7 +261,8 @@ __wrap_open(const char *path, int flags, ...)
 		mode = va_arg(ap, int);
 		va_end(ap);
 	}
-	if (strncmp(path, "/dev/", 5) != 0 || getenv("KSIM_SOCKET") == NULL)
+	if (strncmp(path, "/dev/", 5) != 0 || linux_node(path) ||
+	    getenv("KSIM_SOCKET") == NULL)
 		return (__real_open(path, flags, mode));
 	a[0] = fb_oflags(flags);
 	fd = (int)call(KSIM_OP_OPEN, a, 1, path, strlen(path) + 1, NULL, 0);

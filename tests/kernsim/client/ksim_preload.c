@@ -28,7 +28,6 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -199,34 +198,11 @@ unname(int k)
 	return (__wrap_close(k));
 }
 
-/*
- * The shell's own plumbing stays Linux's: /dev/null and the like exist on
- * both systems, with the same meaning, and kernsim's devfs has only the
- * modules' nodes.
- */
-static int
-linux_node(const char *path)
-{
-	static const char *const own[] = { "/dev/null", "/dev/zero",
-	    "/dev/tty", "/dev/random", "/dev/urandom", "/dev/stdin",
-	    "/dev/stdout", "/dev/stderr" };
-	size_t i;
-
-	if (strncmp(path, "/dev/fd/", 8) == 0)
-		return (1);
-	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (strcmp(path, own[i]) == 0)
-			return (1);
-	return (0);
-}
-
 static int
 open_common(const char *path, int flags, int mode)
 {
 	int fd;
 
-	if (linux_node(path))
-		return (__real_open(path, flags, mode));
 	fd = __wrap_open(path, flags, mode);
 	if (is_kfd(fd))
 		names[fd - KSIM_FD_BASE] = 1;
@@ -245,17 +221,8 @@ open(const char *path, int flags, ...)
 	return (open_common(path, flags, mode));
 }
 
-int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int mode;
-
-	va_start(ap, flags);
-	mode = va_arg(ap, int);
-	va_end(ap);
-	return (open_common(path, flags, mode));
-}
+/* glibc's open64 is open on LP64; the shell imports both names. */
+int	open64(const char *, int, ...) __attribute__((alias("open")));
 
 int
 close(int fd)
