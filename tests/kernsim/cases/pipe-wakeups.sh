@@ -15,55 +15,7 @@
 #    never fires.  The control registers after the packet arrived.
 . tests/kernsim/lib.sh
 PIPE_T=$(dirname "$HELPER")/devring_pipe_t
-top=$(pwd)
 ks_start
-# A kevent(2) waiter on end 1, built as devring_pipe_t is (mk/kernsim.mk).
-cat > kq_t.c <<'C'
-#include <sys/param.h>
-#include <sys/ioctl.h>
-#include <sys/event.h>
-#include <err.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include "devring_ioctl.h"
-int
-main(int argc, char **argv)
-{
-	struct devring_pipe_bind b;
-	struct kevent ch, res;
-	struct timespec ts = { 0, 0 };
-	int fd, kq, n;
-
-	if (argc != 3 && argc != 4)
-		return (2);
-	ts.tv_sec = atoi(argv[2]);
-	if ((fd = open(argv[1], O_RDWR)) < 0)
-		err(1, "open");
-	memset(&b, 0, sizeof(b));
-	b.end = 1;
-	if (ioctl(fd, DEVRING_IOC_PIPE_BIND, &b) != 0)
-		err(1, "bind");
-	/* argv[3]: seconds bound before EV_ADD (the control's packet). */
-	if (argc == 4)
-		sleep(atoi(argv[3]));
-	kq = kqueue();
-	EV_SET(&ch, fd, EVFILT_READ, EV_ADD, 0, 0, 0);
-	if (kevent(kq, &ch, 1, NULL, 0, NULL) != 0)
-		err(1, "kevent add");
-	n = kevent(kq, NULL, 0, &res, 1, &ts);
-	printf("kevent: %d\n", n);
-	return (0);
-}
-C
-${HOST_CC:-cc} -std=gnu11 -O1 -g -fno-pie -Wall -Werror \
-    -I"$top"/tests/kernsim/compat -I"$top"/shim -o kq_t kq_t.c \
-    "$top"/tests/kernsim/client/ksim_client.c -no-pie \
-    -Wl,--wrap=open,--wrap=close,--wrap=ioctl,--wrap=read \
-    -Wl,--wrap=write,--wrap=poll,--wrap=mmap,--wrap=fcntl \
-    -Wl,--wrap=munmap -lpthread || fail "cc kq_t"
 check kldload "$DEVREF_KO"
 check kldload "$DEVRING_KO"
 check "$PIPE_T" create s 0
@@ -94,22 +46,22 @@ echo "kernel CPU, one thread in poll(2) for 2 s: $pticks ticks"
 check "$PIPE_T" send $P 1 1
 wait $r || { cat recv.out; fail "recv poll"; }
 # kqueue: a packet 1 s after the registration must fire EVFILT_READ.
-./kq_t $P 5 > kq.out 2>&1 &
+"$PIPE_T" kevent $P 0 level > kq.out 2>&1 &
 r=$!
 sleep 1
 check "$PIPE_T" send $P 1 1
 wait $r
 cat kq.out
-grep -q '^kevent: 1$' kq.out; kq_late=$?
+grep -q '^first kevent: 1$' kq.out; kq_late=$?
 # Control: the packet is there before the registration.  End 1 stays
 # bound while it is sent (a pipe bound at one end only starts afresh).
-./kq_t $P 5 2 > kq.out 2>&1 &
+"$PIPE_T" kevent $P 2 level > kq.out 2>&1 &
 r=$!
 sleep 1
 check "$PIPE_T" send $P 1 1
 wait $r
 cat kq.out
-grep -q '^kevent: 1$' kq.out || fail "kqueue control: an arrived packet is not reported"
+grep -q '^first kevent: 1$' kq.out || fail "kqueue control: an arrived packet is not reported"
 # An idle wait costs next to nothing (a few ticks); a spinning one ~2 s.
 bad=
 [ "$wticks" -lt $((hz / 2)) ] || bad="$bad; RXSYNC WAIT spins: $wticks ticks of CPU in 2 s"

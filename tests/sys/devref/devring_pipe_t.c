@@ -32,6 +32,13 @@
  *					receiver's poll gives back the slots
  *					it consumed, so the blocked sender's
  *					poll finds room
+ *	devring_pipe_t kevent PATH DELAY clear|level [DIR]
+ *					bind end 1, wait DELAY seconds, add an
+ *					EVFILT_READ knote (EV_CLEAR or level),
+ *					print "first kevent: N" (5 s wait);
+ *					with DIR: DIR/kq.ready once added,
+ *					then read the packet, DIR/kq.consumed,
+ *					print "second kevent: N"
  *	devring_pipe_t unload-wait PATH DIR
  *					threads block in RXSYNC, read(2) and
  *					poll(2) on end 1; DIR/ready; the test
@@ -44,6 +51,7 @@
  */
 
 #include <sys/param.h>
+#include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -723,6 +731,41 @@ cmd_poll_sync(const char *path)
 	return (failures != 0);
 }
 
+static int
+cmd_kevent(const char *path, const char *delay, bool clear, const char *dir)
+{
+	struct devring_pipe_bind pb;
+	struct timespec ts = { 5, 0 };
+	struct kevent ch, res;
+	char b[4096];
+	int fd, kq, n;
+
+	if ((fd = open(path, O_RDWR)) < 0)
+		err(1, "%s", path);
+	memset(&pb, 0, sizeof(pb));
+	pb.end = 1;
+	if (ioctl(fd, DEVRING_IOC_PIPE_BIND, &pb) != 0)
+		err(1, "bind");
+	sleep((unsigned)strtoul(delay, NULL, 0));
+	if ((kq = kqueue()) < 0)
+		err(1, "kqueue");
+	EV_SET(&ch, fd, EVFILT_READ, EV_ADD | (clear ? EV_CLEAR : 0), 0, 0,
+	    0);
+	if (kevent(kq, &ch, 1, NULL, 0, NULL) != 0)
+		err(1, "kevent add");
+	make_file(dir, "kq.ready");
+	n = kevent(kq, NULL, 0, &res, 1, &ts);
+	printf("first kevent: %d\n", n);
+	if (dir == NULL)
+		return (0);
+	/* Consume the packet: the ring is empty again. */
+	printf("read: %zd\n", read(fd, b, sizeof(b)));
+	make_file(dir, "kq.consumed");
+	n = kevent(kq, NULL, 0, &res, 1, &ts);
+	printf("second kevent: %d\n", n);
+	return (0);
+}
+
 struct waiter {
 	struct end	*e;
 	int		 kind;	/* 0 RXSYNC, 1 read, 2 poll */
@@ -833,6 +876,7 @@ usage(void)
 	    "       devring_pipe_t bind-errors|rw|poll-sync PATH\n"
 	    "       devring_pipe_t send PATH COUNT BATCH [DIR]\n"
 	    "       devring_pipe_t recv PATH COUNT wait|poll [DIR]\n"
+	    "       devring_pipe_t kevent PATH DELAY clear|level [DIR]\n"
 	    "       devring_pipe_t unload-wait PATH DIR\n");
 	exit(2);
 }
@@ -868,6 +912,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "recv") == 0 && (argc == 5 || argc == 6))
 		return (cmd_recv(argv[2], strtoull(argv[3], NULL, 0),
 		    strcmp(argv[4], "poll") == 0, argc == 6 ? argv[5] : NULL));
+	if (strcmp(argv[1], "kevent") == 0 && (argc == 5 || argc == 6))
+		return (cmd_kevent(argv[2], argv[3], strcmp(argv[4], "clear") == 0,
+		    argc == 6 ? argv[5] : NULL));
 	if (strcmp(argv[1], "unload-wait") == 0 && argc == 4)
 		return (cmd_unload_wait(argv[2], argv[3]));
 	usage();
